@@ -1,0 +1,220 @@
+"""AsyncProgressStore: the asyncio twin of ProgressStore, sharing its sans-I/O halves (progress.ops)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis import RedisError
+
+from progress import ops, scripts
+from progress.codec import event_from_entry, record_from_hash, snapshot_event
+from progress.config import StoreConfig
+from progress.errors import TaskNotFound
+from progress.health import build_health
+from progress.keys import Keys
+from progress.models import (
+    CreatedTask,
+    HealthReport,
+    ProgressEvent,
+    TaskCreate,
+    TaskList,
+    TaskRecord,
+    TaskUpdate,
+    UpdateResult,
+)
+from progress.status import TaskStatus
+from progress.store import change_from_update, stream_id
+
+
+class AsyncProgressStore:
+    """The same operations as ProgressStore, for async code (the HTTP API, WebSocket streams)."""
+
+    def __init__(
+        self, client: aioredis.Redis, *, config: StoreConfig | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
+        if not client.get_connection_kwargs().get("decode_responses"):
+            raise ValueError("AsyncProgressStore needs a Redis client created with decode_responses=True")
+        self.redis = client
+        self.config = config or StoreConfig()
+        self.keys = Keys(self.config.namespace)
+        self._clock = clock
+        self._scripts = {name: client.register_script(scripts.source(name)) for name in scripts.NAMES}
+
+    @classmethod
+    def from_url(cls, url: str, *, config: StoreConfig | None = None) -> AsyncProgressStore:
+        """A store on a new asyncio client for `url`."""
+        return cls(aioredis.Redis.from_url(url, decode_responses=True), config=config)
+
+    def now_ms(self) -> int:
+        """The store's clock in epoch milliseconds."""
+        return int(self._clock() * 1000)
+
+    async def _run(self, call: ops.Call) -> Any:
+        return await self._scripts[call.script](keys=call.keys, args=call.args)
+
+    async def create_task(
+        self,
+        task_type: str,
+        total_items: int = 0,
+        symbol: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        *,
+        task_id: str | None = None,
+        message: str = "",
+    ) -> CreatedTask:
+        """Records a new task in status `created` (idempotent for an existing id)."""
+        spec = TaskCreate(
+            task_type=task_type, total_items=total_items, symbol=symbol, metadata=metadata or {},
+            task_id=task_id, message=message,
+        )
+        return await self.create(spec)
+
+    async def create(self, spec: TaskCreate) -> CreatedTask:
+        """Records a task from a validated create request."""
+        tid = spec.task_id or str(uuid.uuid4())
+        now = self.now_ms()
+        reply = await self._run(ops.create_call(self.config, self.keys, spec, tid, now))
+        return ops.parse_create(self.config, spec, tid, now, reply)
+
+    async def update_progress(
+        self,
+        task_id: str,
+        status: TaskStatus | str | None = None,
+        current_items: int | None = None,
+        message: str | None = None,
+        error_message: str | None = None,
+        results: dict[str, Any] | None = None,
+        processing_details: dict[str, Any] | None = None,
+        *,
+        total_items: int | None = None,
+    ) -> UpdateResult:
+        """Applies one change (seed 001); ignored (applied=False) once the task has ended."""
+        upd = TaskUpdate(
+            status=TaskStatus(status) if status is not None else None, current_items=current_items,
+            total_items=total_items, message=message, details=processing_details, results=results,
+            error_message=error_message,
+        )
+        return await self.update(task_id, upd)
+
+    async def update(self, task_id: str, upd: TaskUpdate) -> UpdateResult:
+        """Applies a validated update request."""
+        return await self.apply(task_id, change_from_update(upd))
+
+    async def apply(self, task_id: str, change: dict[str, Any]) -> UpdateResult:
+        """Applies a raw change (update.lua's members) in one round trip."""
+        reply = await self._run(ops.update_call(self.config, self.keys, task_id, change, self.now_ms()))
+        return ops.parse_update(self.config, task_id, change, reply)
+
+    async def cancel_task(self, task_id: str, reason: str = "cancelled") -> UpdateResult:
+        """Ends a task as `cancelled`; a running task notices at its next progress write."""
+        return await self.apply(task_id, {"status": TaskStatus.CANCELLED.value, "message": reason})
+
+    async def pause_task(self, task_id: str) -> UpdateResult:
+        """Pauses a task; its worker waits at its next progress write until resumed."""
+        return await self.apply(task_id, {"status": TaskStatus.PAUSED.value, "message": "paused"})
+
+    async def resume_task(self, task_id: str) -> UpdateResult:
+        """Resumes a paused task."""
+        return await self.apply(task_id, {"status": TaskStatus.RUNNING.value, "message": "resumed"})
+
+    async def delete_task(self, task_id: str) -> bool:
+        """Removes a record and all its traces now."""
+        return bool(await self._run(ops.delete_call(self.keys, [task_id])))
+
+    async def cleanup(self, *, batch: int = 500) -> int:
+        """Removes ended records older than the retention period; returns how many."""
+        cutoff = self.now_ms() - self.config.retention_s * 1000
+        removed = 0
+        while True:
+            ids = await self.redis.zrangebyscore(self.keys.ended(), "-inf", cutoff, start=0, num=batch)
+            if not ids:
+                return removed
+            removed += int(await self._run(ops.delete_call(self.keys, list(ids))))
+
+    async def get_task_status(self, task_id: str) -> TaskRecord | None:
+        """The task's full record, or None if unknown."""
+        h = await self.redis.hgetall(self.keys.record(task_id))
+        return record_from_hash(h, self.config.tz, self.now_ms()) if h else None
+
+    async def require(self, task_id: str) -> TaskRecord:
+        """The task's record; raises TaskNotFound."""
+        rec = await self.get_task_status(task_id)
+        if rec is None:
+            raise TaskNotFound(task_id)
+        return rec
+
+    async def get_tasks_list(
+        self,
+        status: TaskStatus | str | None = None,
+        task_type: str | None = None,
+        symbol: str | None = None,
+        page: int = 1,
+        limit: int = 20,
+    ) -> TaskList:
+        """One page of tasks matching the filters, newest first, with the summary (cost independent of N)."""
+        plan = ops.list_plan(self.keys, status, task_type, symbol, page, limit)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zcard(plan.index).zrevrange(plan.index, plan.start, plan.stop).hgetall(self.keys.counts())
+        total, ids, counts = await pipe.execute()
+        hashes: list[dict[str, str]] = []
+        if ids:
+            pipe = self.redis.pipeline(transaction=False)
+            for tid in ids:
+                pipe.hgetall(self.keys.record(tid))
+            hashes = await pipe.execute()
+        return ops.build_list(plan, total, hashes, counts, self.config, self.now_ms())
+
+    async def summary(self) -> dict[str, int]:
+        """Number of stored records per status."""
+        return ops.summary_from_counts(await self.redis.hgetall(self.keys.counts()))
+
+    async def health_check(self) -> HealthReport:
+        """Seed 001's health document, measured against Redis now."""
+        t0 = time.perf_counter()
+        try:
+            await self.redis.ping()
+        except (RedisError, OSError):
+            return build_health(None, {}, 0, {}, {})
+        ping_ms = (time.perf_counter() - t0) * 1000.0
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(self.keys.counts())
+        pipe.zcount(self.keys.index(), ops.start_of_day_ms(self.now_ms(), self.config), "+inf")
+        pipe.hgetall(self.keys.stats())
+        pipe.info("memory")
+        counts, today, stats, memory = await pipe.execute()
+        return build_health(ping_ms, counts, today, stats, memory)
+
+    async def watch(
+        self, task_id: str, after: str | None = None, *, block_ms: int = 1000
+    ) -> AsyncIterator[ProgressEvent]:
+        """Yields the task's changes until it ends; after=None starts with a snapshot, else resumes after that id."""
+        stream = self.keys.events(task_id)
+        last = after
+        if last is None or not await self._resumable(stream, last):
+            rec = await self.require(task_id)
+            yield snapshot_event(rec)
+            if rec.status.is_terminal:
+                return
+            last = rec.last_event_id or "0-0"
+        while True:
+            reply = await self.redis.xread({stream: last}, block=block_ms, count=500)
+            if not reply:
+                rec = await self.require(task_id)
+                if rec.status.is_terminal and stream_id(rec.last_event_id or "0-0") <= stream_id(last):
+                    return
+                continue
+            for entry_id, fields in reply[0][1]:
+                last = entry_id
+                event = event_from_entry(entry_id, fields, self.config.tz)
+                yield event
+                if event.status.is_terminal:
+                    return
+
+    async def _resumable(self, stream: str, after: str) -> bool:
+        if after == "0-0":
+            return bool(await self.redis.xrange(stream, "-", "+", count=1))
+        return bool(await self.redis.xrange(stream, after, after, count=1))

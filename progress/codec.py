@@ -1,0 +1,129 @@
+"""Turns the flat Redis hash of a record and stream entries into typed models (derived fields computed here)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from progress.models import ProgressEvent, ProgressInfo, Step, TaskRecord, percentage
+from progress.status import TaskStatus
+
+
+def from_ms(ms: int | float | str | None, tz: ZoneInfo) -> datetime | None:
+    """Epoch milliseconds as an aware datetime in `tz` (None stays None)."""
+    if ms is None or ms == "":
+        return None
+    return datetime.fromtimestamp(int(float(ms)) / 1000.0, tz)
+
+
+def _int(value: str | None, default: int = 0) -> int:
+    return default if value is None or value == "" else int(float(value))
+
+
+def _obj(value: str | None) -> dict[str, Any]:
+    if not value:
+        return {}
+    decoded = json.loads(value)
+    return decoded if isinstance(decoded, dict) else {}
+
+
+def _steps(value: str | None, tz: ZoneInfo) -> list[Step]:
+    if not value or value == "{}":  # cjson encodes an empty Lua table as {}
+        return []
+    out = []
+    for raw in json.loads(value):
+        raw["started_at"] = from_ms(raw.get("started_at"), tz)
+        raw["completed_at"] = from_ms(raw.get("completed_at"), tz)
+        out.append(Step.model_validate(raw))
+    return out
+
+
+def record_from_hash(h: dict[str, str], tz: ZoneInfo, now_ms: int) -> TaskRecord:
+    """Builds the public record from its hash, deriving processing time, rate and ETA."""
+    status = TaskStatus(h["status"])
+    current, total = _int(h.get("cur")), _int(h.get("total"))
+    created, started = _int(h.get("created")), _int(h.get("started"), -1)
+    updated, ended = _int(h.get("updated")), _int(h.get("ended"), -1)
+    steps = _steps(h.get("steps"), tz)
+
+    processing_ms = None if started < 0 else (ended if ended >= 0 else now_ms) - started
+    rate = None
+    if started >= 0 and updated > started and current > 0:
+        rate = current / ((updated - started) / 1000.0)
+    eta = _eta_seconds(status, current, total, rate, steps, now_ms)
+    estimated = None if eta is None else from_ms(now_ms, tz) + timedelta(seconds=eta)  # type: ignore[operator]
+    if status.is_terminal:
+        estimated = from_ms(ended, tz)
+
+    return TaskRecord(
+        task_id=h["id"],
+        status=status,
+        task_type=h.get("type", ""),
+        symbol=h.get("symbol") or None,
+        progress=ProgressInfo(current=current, total=total, percentage=percentage(current, total)),
+        current_status=h.get("msg", ""),
+        created_at=from_ms(created, tz),  # type: ignore[arg-type]
+        start_time=from_ms(started, tz) if started >= 0 else None,
+        updated_at=from_ms(updated, tz),
+        end_time=from_ms(ended, tz) if ended >= 0 else None,
+        processing_time_ms=processing_ms,
+        estimated_completion=estimated,
+        rate_per_second=None if rate is None else round(rate, 3),
+        eta_seconds=None if eta is None else round(eta, 3),
+        processing_details=_obj(h.get("details")),
+        results=_obj(h.get("results")),
+        error_message=h.get("error") or None,
+        metadata=_obj(h.get("meta")),
+        steps=steps,
+        attempt=_int(h.get("attempt")),
+        last_error=h.get("last_error") or None,
+        worker=h.get("worker") or None,
+        ignored_updates=_int(h.get("ignored")),
+        last_event_id=h.get("ev") or None,
+    )
+
+
+def _eta_seconds(
+    status: TaskStatus, current: int, total: int, rate: float | None, steps: list[Step], now_ms: int
+) -> float | None:
+    """Seconds left: from the observed item rate, else from the steps' estimated durations."""
+    if status.is_terminal or status is TaskStatus.CREATED:
+        return None
+    if rate and total > 0:
+        return max(total - current, 0) / rate
+    if steps and any(s.estimated_ms for s in steps):
+        left_ms = 0.0
+        for s in steps:
+            est = s.estimated_ms or 0
+            if s.status == "pending":
+                left_ms += est
+            elif s.status == "running" and s.started_at is not None:
+                left_ms += max(est - (now_ms - s.started_at.timestamp() * 1000.0), 0.0)
+        return left_ms / 1000.0
+    return None
+
+
+def event_from_entry(entry_id: str, fields: dict[str, str], tz: ZoneInfo) -> ProgressEvent:
+    """Builds an event from one stream entry (or one published message)."""
+    data = json.loads(fields["d"])
+    data["timestamp"] = from_ms(data["timestamp"], tz)
+    if isinstance(data.get("message"), dict):  # cjson turns an empty Lua string field into "" already; be safe
+        data["message"] = ""
+    return ProgressEvent(id=entry_id, **data)
+
+
+def snapshot_event(record: TaskRecord) -> ProgressEvent:
+    """The current state of a record as an event (first message to a watcher)."""
+    return ProgressEvent(
+        id=record.last_event_id or "0-0",
+        task_id=record.task_id,
+        status=record.status,
+        current=record.progress.current,
+        total=record.progress.total,
+        message=record.current_status,
+        timestamp=record.updated_at or record.created_at,
+        kind="snapshot",
+        error_message=record.error_message,
+    )

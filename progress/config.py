@@ -1,0 +1,27 @@
+"""Tunables of the progress store, with their defaults and the reason for each."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class StoreConfig(BaseModel):
+    """How the store names, keeps and trims what it writes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    namespace: str = Field(default="tr", pattern=r"^[A-Za-z0-9_.-]+$", description="prefix of every key")
+    retention_s: int = Field(default=86_400, ge=1, description="ended records are removed this long after the end")
+    events_maxlen: int = Field(default=1_000, ge=10, description="events kept per task for resuming watchers")
+    all_events_maxlen: int = Field(default=10_000, ge=10, description="events kept in the all-tasks stream")
+    events_ttl_after_end_s: int = Field(
+        default=3_600, ge=1, description="an ended task's event stream is kept this long; then watchers get a snapshot"
+    )
+    timezone: str = Field(default="Asia/Tokyo", description="time zone of the timestamps in records (seed: JST)")
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The display time zone."""
+        return ZoneInfo(self.timezone)

@@ -1,0 +1,36 @@
+"""Exceptions raised by the progress core."""
+
+from __future__ import annotations
+
+
+class ProgressError(Exception):
+    """Base class of the progress core's errors."""
+
+
+class TaskNotFound(ProgressError, KeyError):
+    """No record exists under that task id (never created, or removed by retention)."""
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(task_id)
+        self.task_id = task_id
+
+    def __str__(self) -> str:
+        return f"task {self.task_id} not found"
+
+
+class InvalidTransition(ProgressError, ValueError):
+    """The requested status change is not allowed from the task's current status."""
+
+    def __init__(self, task_id: str, current: str, requested: str) -> None:
+        super().__init__(f"task {task_id}: cannot go from {current!r} to {requested!r}")
+        self.task_id = task_id
+        self.current = current
+        self.requested = requested
+
+
+class TaskCancelled(ProgressError):
+    """Raised inside a running task at its next progress call after it was cancelled."""
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"task {task_id} was cancelled")
+        self.task_id = task_id

@@ -1,0 +1,81 @@
+"""Every Redis key and channel name the progress core uses, built in exactly one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+
+# Filter dimensions that get their own sorted-set index. Status-bearing indexes move when a task changes status,
+# so their names end with the status: the Lua scripts append it to a prefix built here (see `status_prefixes`).
+_STATIC_DIMS = ("type", "symbol")
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Builds the names of the progress core's keys under one namespace."""
+
+    namespace: str = "tr"
+
+    def record(self, task_id: str) -> str:
+        """Hash holding one task's record."""
+        return f"{self.namespace}:task:{task_id}"
+
+    def events(self, task_id: str) -> str:
+        """Stream of one task's change events (resumable by event id)."""
+        return f"{self.namespace}:events:{task_id}"
+
+    def all_events(self) -> str:
+        """Capped stream of every task's change events (dashboards)."""
+        return f"{self.namespace}:events"
+
+    def channel(self, task_id: str) -> str:
+        """Pub/Sub channel announcing one task's changes."""
+        return f"{self.namespace}:chan:{task_id}"
+
+    def counts(self) -> str:
+        """Hash of status -> number of stored records in that status."""
+        return f"{self.namespace}:counts"
+
+    def stats(self) -> str:
+        """Hash of store-wide counters (ignored late updates, ...)."""
+        return f"{self.namespace}:stats"
+
+    def ended(self) -> str:
+        """Sorted set of terminal task ids scored by end time (retention)."""
+        return f"{self.namespace}:ended"
+
+    def heartbeats(self) -> str:
+        """Sorted set of running task ids scored by their last write (stale-task sweep)."""
+        return f"{self.namespace}:heartbeats"
+
+    def index(self, *, task_type: str | None = None, symbol: str | None = None, status: str | None = None) -> str:
+        """Sorted set (score: creation ms) of the task ids matching every given filter."""
+        parts = [f"{self.namespace}:idx"]
+        if task_type is not None:
+            parts.append(f"type={task_type}")
+        if symbol is not None:
+            parts.append(f"symbol={symbol}")
+        if status is not None:
+            # Always last, so that `status_prefixes` + status rebuilds the same name.
+            parts.append(f"status={status}")
+        return ":".join(parts)
+
+    def static_indexes(self, task_type: str, symbol: str | None) -> list[str]:
+        """Indexes a task joins at creation and never leaves until deleted (no status in them)."""
+        return [self.index(**f) for f in _filter_subsets(task_type, symbol)]
+
+    def status_prefixes(self, task_type: str, symbol: str | None) -> list[str]:
+        """Prefixes that, with the status appended, name every status-bearing index of a task."""
+        marker = "\x00"
+        return [self.index(**f, status=marker).removesuffix(marker) for f in _filter_subsets(task_type, symbol)]
+
+
+def _filter_subsets(task_type: str, symbol: str | None) -> list[dict[str, str]]:
+    """Every combination of the task's static filter values, the empty one first."""
+    values = {"type": task_type, "symbol": symbol}
+    present = [d for d in _STATIC_DIMS if values[d] is not None]
+    out: list[dict[str, str]] = []
+    for n in range(len(present) + 1):
+        for combo in combinations(present, n):
+            out.append({("task_type" if d == "type" else d): str(values[d]) for d in combo})
+    return out

@@ -1,0 +1,129 @@
+-- Applies one change to a task: status transition, counters, message, merged details/results, a step, in one
+-- round trip; keeps indexes and per-status counts exact; appends the event and publishes it.
+-- Terminal states are final: any change to a completed/error/cancelled task is ignored and counted.
+-- uses: _common.lua
+--
+-- KEYS[1] record        hash
+-- KEYS[2] counts        hash    status -> number of records
+-- KEYS[3] all events    stream  every task's events (capped)
+-- KEYS[4] ended         zset    terminal task ids by end ms (retention)
+-- KEYS[5] stats         hash    store-wide counters
+-- KEYS[6] heartbeats    zset    started, unfinished task ids by last write ms
+-- ARGV[1] now (ms since the epoch)
+-- ARGV[2] change, a JSON object; every member optional:
+--           status, current, total, message, error_message, details{}, results{}, last_error,
+--           start (true: a worker begins an attempt), soft (true: a worker's progress; leaves "paused" alone),
+--           worker, step {name, action = define|start|complete|fail, message, error, timeout_ms, estimated_ms,
+--           steps = [{name, timeout_ms, estimated_ms}] for define}
+-- ARGV[3] max length of a task's event stream
+-- ARGV[4] max length of the all-events stream
+-- ARGV[5] Pub/Sub channel of this task
+-- ARGV[6] ms an ended task's event stream is kept for late watchers
+-- Returns {code, status, event id or '', event JSON or ''}; code is ok | ignored | invalid | missing.
+
+local now = tonumber(ARGV[1])
+local change = cjson.decode(ARGV[2])
+local cur = redis.call('HMGET', KEYS[1], 'status', 'created', 'sidx', 'evk', 'started', 'id')
+local old = cur[1]
+if not old then return {'missing', '', ''} end
+local id = cur[6]
+
+if TERMINAL[old] then
+  redis.call('HINCRBY', KEYS[1], 'ignored', 1)
+  redis.call('HINCRBY', KEYS[5], 'ignored_updates', 1)
+  local f = redis.call('HMGET', KEYS[1], 'cur', 'total', 'updated')
+  return {'ignored', old, '', cjson.encode({current = tonumber(f[1]), total = tonumber(f[2]),
+    timestamp = tonumber(f[3])})}
+end
+
+local new = change.status
+if new == nil or new == cjson.null or new == '' then new = old end
+if not KNOWN[new] or new == 'created' and old ~= 'created' then return {'invalid', old, ''} end
+-- A worker's routine progress call must not undo an operator's pause; its numbers are still recorded.
+if change.soft and old == 'paused' and new == 'running' then new = 'paused' end
+
+local sets = {'status', new, 'updated', now}
+local function put(field, value) sets[#sets + 1] = field; sets[#sets + 1] = value end
+if change.current ~= nil then put('cur', change.current) end
+if change.total ~= nil then put('total', change.total) end
+if change.message ~= nil then put('msg', change.message) end
+if change.error_message ~= nil then put('error', change.error_message) end
+if change.last_error ~= nil then put('last_error', change.last_error) end
+if change.worker ~= nil then put('worker', change.worker) end
+if (new == 'running' or change.start) and not cur[5] then put('started', now) end
+
+local function merge(field, patch)
+  if patch == nil then return end
+  local base = redis.call('HGET', KEYS[1], field)
+  local obj = base and cjson.decode(base) or {}
+  for k, v in pairs(patch) do obj[k] = v end
+  put(field, cjson.encode(obj))
+end
+merge('details', change.details)
+merge('results', change.results)
+
+local step = change.step
+if step ~= nil then
+  local raw = redis.call('HGET', KEYS[1], 'steps')
+  local steps = (raw and raw ~= '{}') and cjson.decode(raw) or {}
+  if step.action == 'define' then
+    steps = {}
+    for i, s in ipairs(step.steps) do
+      steps[i] = {step = i, name = s.name, status = 'pending', timeout_ms = s.timeout_ms,
+        estimated_ms = s.estimated_ms, elapsed_ms = 0, message = '', error = ''}
+    end
+  else
+    local found = nil
+    for _, s in ipairs(steps) do if s.name == step.name then found = s end end
+    if found == nil then
+      found = {step = #steps + 1, name = step.name, status = 'pending', elapsed_ms = 0, message = '', error = ''}
+      steps[#steps + 1] = found
+    end
+    if step.timeout_ms ~= nil then found.timeout_ms = step.timeout_ms end
+    if step.message ~= nil then found.message = step.message end
+    if step.action == 'start' then
+      found.status = 'running'; found.started_at = now
+    elseif step.action == 'complete' or step.action == 'fail' then
+      found.status = (step.action == 'complete') and 'success' or 'error'
+      found.completed_at = now
+      if step.error ~= nil then found.error = step.error end
+      if found.started_at then found.elapsed_ms = now - found.started_at end
+    end
+  end
+  put('steps', cjson.encode(steps))
+end
+
+if change.start then redis.call('HINCRBY', KEYS[1], 'attempt', 1) end
+
+local payload = {task_id = id, status = new, timestamp = now, kind = (new ~= old) and 'status' or 'progress'}
+if TERMINAL[new] then
+  put('ended', now)
+  redis.call('ZADD', KEYS[4], now, id)
+  redis.call('ZREM', KEYS[6], id)
+  redis.call('PEXPIRE', cur[4], ARGV[6])
+elseif new == 'running' or new == 'paused' then
+  redis.call('ZADD', KEYS[6], now, id)
+end
+redis.call('HSET', KEYS[1], unpack(sets))
+
+if new ~= old then
+  for _, p in ipairs(split_lines(cur[3])) do
+    redis.call('ZREM', p .. old, id)
+    redis.call('ZADD', p .. new, cur[2], id)
+  end
+  redis.call('HINCRBY', KEYS[2], old, -1)
+  redis.call('HINCRBY', KEYS[2], new, 1)
+end
+
+local snap = redis.call('HMGET', KEYS[1], 'cur', 'total', 'msg', 'error')
+payload.current = tonumber(snap[1])
+payload.total = tonumber(snap[2])
+payload.message = snap[3] or ''
+if snap[4] then payload.error_message = snap[4] end
+if step ~= nil and step.name ~= nil then payload.step = step.name end
+local body = cjson.encode(payload)
+local ev = redis.call('XADD', cur[4], 'MAXLEN', '~', ARGV[3], '*', 'd', body)
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 'd', body)
+redis.call('HSET', KEYS[1], 'ev', ev)
+redis.call('PUBLISH', ARGV[5], ev .. ' ' .. body)
+return {'ok', new, ev, body}

@@ -1,0 +1,243 @@
+"""Typed shapes of what crosses the progress core's boundary; their JSON follows seed 001."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
+
+from progress.status import TaskStatus
+
+JsonDict = dict[str, Any]
+
+# Metadata keys that look like credentials are masked before they are stored: progress records are shown to
+# operators and front ends, and must never carry a secret.
+_SECRET_KEY = re.compile(r"pass(word|wd)?|secret|token|api[_-]?key|credential|auth", re.IGNORECASE)
+MAX_METADATA_BYTES = 16_384
+MAX_MESSAGE_CHARS = 2_000
+
+
+def percentage(current: int, total: int) -> float:
+    """Percent done, rounded to 2 places and capped at 100; 0 when the total is unknown."""
+    if total <= 0:
+        return 0.0
+    return round(min(current, total) * 100.0 / total, 2)
+
+
+def redact(value: Any) -> Any:
+    """Masks values stored under secret-looking keys, recursively."""
+    if isinstance(value, dict):
+        return {k: ("***" if _SECRET_KEY.search(str(k)) else redact(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+class ProgressInfo(BaseModel):
+    """Items done out of the total, as in seed 001's `progress` object."""
+
+    current: int
+    total: int
+    percentage: float
+
+
+class Step(BaseModel):
+    """One named step of a task (seed 002)."""
+
+    step: int
+    name: str
+    status: Literal["pending", "running", "success", "error"] = "pending"
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    elapsed_ms: int = 0
+    timeout_ms: int | None = None
+    estimated_ms: int | None = None
+    message: str = ""
+    error: str = ""
+
+
+class StepDefinition(BaseModel):
+    """A planned step and its expected duration, for an ETA before items can be counted."""
+
+    name: str = Field(min_length=1, max_length=200)
+    timeout_ms: int | None = Field(default=None, ge=0)
+    estimated_ms: int | None = Field(default=None, ge=0)
+
+
+class TaskRecord(BaseModel):
+    """The full state of one tracked task: seed 001's status response plus rate, ETA, steps and attempts."""
+
+    task_id: str
+    status: TaskStatus
+    task_type: str
+    symbol: str | None
+    progress: ProgressInfo
+    current_status: str
+    created_at: datetime
+    start_time: datetime | None
+    updated_at: datetime | None
+    end_time: datetime | None
+    processing_time_ms: int | None
+    estimated_completion: datetime | None
+    rate_per_second: float | None = Field(description="observed items per second since the start")
+    eta_seconds: float | None
+    processing_details: JsonDict
+    results: JsonDict
+    error_message: str | None
+    metadata: JsonDict
+    steps: list[Step]
+    attempt: int
+    last_error: str | None
+    worker: str | None
+    ignored_updates: int
+    last_event_id: str | None
+
+
+class Pagination(BaseModel):
+    """Seed 001's pagination block."""
+
+    page: int
+    limit: int
+    total: int
+    pages: int
+
+
+class TaskList(BaseModel):
+    """One page of tasks, newest first, with the store-wide count per status."""
+
+    tasks: list[TaskRecord]
+    pagination: Pagination
+    summary: dict[str, int]
+
+
+class CreatedTask(BaseModel):
+    """Seed 001's create-task response."""
+
+    task_id: str
+    status: TaskStatus
+    task_type: str
+    symbol: str | None
+    total_items: int
+    created_at: datetime
+    estimated_completion: datetime | None = None
+    created: bool = Field(default=True, description="false when a record with this id already existed")
+
+
+class UpdateResult(BaseModel):
+    """Seed 001's update response, plus whether the change was applied or ignored."""
+
+    task_id: str
+    status: TaskStatus
+    progress: ProgressInfo
+    updated_at: datetime
+    applied: bool = True
+    event_id: str | None = None
+
+
+class ProgressEvent(BaseModel):
+    """One change of a task, as stored in its event stream and published."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    task_id: str
+    status: TaskStatus
+    current: int = 0
+    total: int = 0
+    message: str = ""
+    timestamp: datetime
+    kind: Literal["created", "status", "progress", "snapshot"] = "progress"
+    step: str | None = None
+    error_message: str | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def percentage(self) -> float:
+        """Percent done (see `percentage`)."""
+        return percentage(self.current, self.total)
+
+    def to_message(self) -> JsonDict:
+        """Seed 001's WebSocket `progress_update` message."""
+        return {
+            "type": "progress_update",
+            "event_id": self.id,
+            "task_id": self.task_id,
+            "status": self.status.value,
+            "progress": {"current": self.current, "total": self.total, "percentage": self.percentage},
+            "message": self.message,
+            "timestamp": self.timestamp.isoformat(),
+        }
+
+
+class TaskCreate(BaseModel):
+    """Input of `create_task`: seed 001's create-task request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task_type: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")
+    total_items: int = Field(default=0, ge=0, le=10**12)
+    symbol: str | None = Field(default=None, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.^=-]+$")
+    metadata: JsonDict = Field(default_factory=dict)
+    task_id: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:-]+$")
+    message: str = Field(default="", max_length=MAX_MESSAGE_CHARS)
+
+    @field_validator("metadata")
+    @classmethod
+    def _small_and_clean(cls, value: JsonDict) -> JsonDict:
+        from progress.jsonutil import dumps  # local: keeps models free of import cycles
+
+        if len(dumps(value)) > MAX_METADATA_BYTES:
+            raise ValueError(f"metadata is larger than {MAX_METADATA_BYTES} bytes once encoded")
+        cleaned: JsonDict = redact(value)
+        return cleaned
+
+
+class TaskUpdate(BaseModel):
+    """Input of `update_progress`: seed 001's update request (every field optional but one change)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: TaskStatus | None = None
+    current_items: int | None = Field(default=None, ge=0, le=10**12)
+    total_items: int | None = Field(default=None, ge=0, le=10**12)
+    message: str | None = Field(default=None, max_length=MAX_MESSAGE_CHARS)
+    details: JsonDict | None = None
+    results: JsonDict | None = None
+    error_message: str | None = Field(default=None, max_length=MAX_MESSAGE_CHARS * 4)
+
+    @field_validator("details", "results")
+    @classmethod
+    def _bounded(cls, value: JsonDict | None) -> JsonDict | None:
+        from progress.jsonutil import dumps
+
+        if value is not None and len(dumps(value)) > MAX_METADATA_BYTES * 64:
+            raise ValueError(f"larger than {MAX_METADATA_BYTES * 64} bytes once encoded")
+        return None if value is None else redact(value)
+
+
+class DependencyHealth(BaseModel):
+    """State of one dependency in the health document."""
+
+    status: Literal["connected", "disconnected"]
+    response_time_ms: float | None
+
+
+class MemoryUsage(BaseModel):
+    """Seed 001's memory_usage block (the figures are Redis's)."""
+
+    tasks_in_memory: int
+    memory_usage_mb: float
+
+
+class HealthReport(BaseModel):
+    """Seed 001's health document."""
+
+    status: Literal["healthy", "unhealthy"]
+    version: str
+    active_tasks: int
+    total_tasks_today: int
+    memory_usage: MemoryUsage
+    dependencies: dict[str, DependencyHealth]
+    ignored_updates: int = 0

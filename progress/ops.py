@@ -1,0 +1,160 @@
+"""Sans-I/O halves of the store operations: what to send to Redis and how to read the answer.
+
+The sync and async stores share these, so the two differ only in how they wait for Redis.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from progress.codec import from_ms, record_from_hash
+from progress.config import StoreConfig
+from progress.errors import InvalidTransition, TaskNotFound
+from progress.jsonutil import dumps
+from progress.keys import Keys
+from progress.models import CreatedTask, Pagination, ProgressInfo, TaskCreate, TaskList, UpdateResult, percentage
+from progress.status import TaskStatus
+
+ScriptArgs = list[str | int]
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One script invocation: which script, its KEYS and its ARGV."""
+
+    script: str
+    keys: list[str]
+    args: ScriptArgs
+
+
+def create_call(cfg: StoreConfig, keys: Keys, spec: TaskCreate, task_id: str, now_ms: int) -> Call:
+    """The create.lua call for a validated spec."""
+    return Call(
+        "create",
+        [keys.record(task_id), keys.counts(), keys.events(task_id), keys.all_events()],
+        [
+            now_ms,
+            task_id,
+            spec.task_type,
+            spec.symbol or "",
+            spec.total_items,
+            spec.message,
+            dumps(spec.metadata),
+            "\n".join(keys.static_indexes(spec.task_type, spec.symbol)),
+            "\n".join(keys.status_prefixes(spec.task_type, spec.symbol)),
+            cfg.events_maxlen,
+            cfg.all_events_maxlen,
+            keys.channel(task_id),
+        ],
+    )
+
+
+def parse_create(cfg: StoreConfig, spec: TaskCreate, task_id: str, now_ms: int, reply: list[Any]) -> CreatedTask:
+    """The seed's create response; `created` is false when the id already existed."""
+    created = int(reply[0]) == 1
+    return CreatedTask(
+        task_id=task_id,
+        status=TaskStatus.CREATED if created else TaskStatus(str(reply[1])),
+        task_type=spec.task_type,
+        symbol=spec.symbol,
+        total_items=spec.total_items,
+        created_at=from_ms(now_ms, cfg.tz),  # type: ignore[arg-type]
+        created=created,
+    )
+
+
+def update_call(cfg: StoreConfig, keys: Keys, task_id: str, change: dict[str, Any], now_ms: int) -> Call:
+    """The update.lua call applying `change` (see the script's header for its members)."""
+    return Call(
+        "update",
+        [keys.record(task_id), keys.counts(), keys.all_events(), keys.ended(), keys.stats(), keys.heartbeats()],
+        [
+            now_ms,
+            dumps({k: v for k, v in change.items() if v is not None}),
+            cfg.events_maxlen,
+            cfg.all_events_maxlen,
+            keys.channel(task_id),
+            cfg.events_ttl_after_end_s * 1000,
+        ],
+    )
+
+
+def parse_update(cfg: StoreConfig, task_id: str, change: dict[str, Any], reply: list[Any]) -> UpdateResult:
+    """Reads update.lua's reply; raises for a missing task or a refused transition."""
+    code, status, event_id = str(reply[0]), str(reply[1]), str(reply[2])
+    if code == "missing":
+        raise TaskNotFound(task_id)
+    if code == "invalid":
+        raise InvalidTransition(task_id, status, str(change.get("status")))
+    body = json.loads(reply[3]) if len(reply) > 3 and reply[3] else {}
+    current, total = int(body.get("current", 0)), int(body.get("total", 0))
+    return UpdateResult(
+        task_id=task_id,
+        status=TaskStatus(status),
+        progress=ProgressInfo(current=current, total=total, percentage=percentage(current, total)),
+        updated_at=from_ms(body.get("timestamp") or 0, cfg.tz),  # type: ignore[arg-type]
+        applied=code == "ok",
+        event_id=event_id or None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ListPlan:
+    """Which index to read and which slice of it is the page."""
+
+    index: str
+    start: int
+    stop: int
+    page: int
+    limit: int
+
+
+def list_plan(
+    keys: Keys, status: str | None, task_type: str | None, symbol: str | None, page: int, limit: int
+) -> ListPlan:
+    """The one sorted set that holds exactly the tasks matching the filters, and the page's ranks in it."""
+    if page < 1 or not 1 <= limit <= 1000:
+        raise ValueError("page must be >= 1 and limit between 1 and 1000")
+    if status is not None:
+        TaskStatus(status)  # raises ValueError naming the bad status
+    index = keys.index(task_type=task_type or None, symbol=symbol or None, status=status or None)
+    start = (page - 1) * limit
+    return ListPlan(index, start, start + limit - 1, page, limit)
+
+
+def build_list(
+    plan: ListPlan, total: int, hashes: list[dict[str, str]], counts: dict[str, str], cfg: StoreConfig, now_ms: int
+) -> TaskList:
+    """Assembles the seed's list response; records deleted between the two reads are skipped."""
+    tasks = [record_from_hash(h, cfg.tz, now_ms) for h in hashes if h]
+    return TaskList(
+        tasks=tasks,
+        pagination=Pagination(
+            page=plan.page, limit=plan.limit, total=total, pages=max(1, math.ceil(total / plan.limit))
+        ),
+        summary=summary_from_counts(counts),
+    )
+
+
+def summary_from_counts(counts: dict[str, str]) -> dict[str, int]:
+    """Per-status counts, every status present (zero included) so front ends need no defaults."""
+    return {s.value: max(0, int(counts.get(s.value, 0) or 0)) for s in TaskStatus}
+
+
+def start_of_day_ms(now_ms: int, cfg: StoreConfig) -> int:
+    """Midnight of the current day in the display time zone, in epoch ms."""
+    now = datetime.fromtimestamp(now_ms / 1000.0, cfg.tz)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return int((midnight - timedelta(0)).timestamp() * 1000)
+
+
+def delete_call(keys: Keys, task_ids: list[str]) -> Call:
+    """The delete.lua call removing these records and their traces."""
+    args: ScriptArgs = []
+    for tid in task_ids:
+        args += [keys.record(tid), tid]
+    return Call("delete", [keys.counts(), keys.ended(), keys.heartbeats()], args)

@@ -1,0 +1,196 @@
+"""ProgressReporter: what a running task calls; coalesces frequent updates, never loses the final state."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+from progress.errors import TaskCancelled
+from progress.models import StepDefinition, UpdateResult
+from progress.status import TaskStatus
+
+
+class Writer(Protocol):
+    """What the reporter needs from a store."""
+
+    def apply(self, task_id: str, change: dict[str, Any]) -> UpdateResult:
+        """Applies one change in one round trip."""
+        ...
+
+    def watch(self, task_id: str, after: str | None = None, *, block_ms: int = ..., timeout: float | None = ...) -> Any:
+        """Yields the task's events."""
+        ...
+
+
+OnWrite = Callable[[UpdateResult], None]
+
+
+class ProgressReporter:
+    """Throttled progress for one task attempt: `update` is nearly free; status changes and the end are written at once.
+
+    At most one routine write per `interval` seconds (seed 001: 1 s). Each write also learns whether an operator
+    cancelled (raises TaskCancelled) or paused (blocks until resumed) the task.
+    """
+
+    def __init__(
+        self,
+        store: Writer,
+        task_id: str,
+        *,
+        interval: float = 1.0,
+        total: int | None = None,
+        on_write: OnWrite | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.task_id = task_id
+        self.interval = interval
+        self.total = total
+        self.on_write = on_write
+        self._clock = clock
+        self._next_write = 0.0
+        self._pending: dict[str, Any] = {}
+        self.current = 0
+        self.writes = 0
+        self.calls = 0
+        self.finished = False
+        self.last: UpdateResult | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------------------------------
+
+    def start(self, total: int | None = None, message: str = "running", *, worker: str | None = None) -> UpdateResult:
+        """Marks a new attempt running (attempt count +1); raises TaskCancelled if it was cancelled meanwhile."""
+        if total is not None:
+            self.total = total
+        return self._write(
+            {"status": TaskStatus.RUNNING.value, "start": True, "total": self.total, "message": message,
+             "worker": worker},
+            soft=True,
+        )
+
+    def update(
+        self,
+        current: int,
+        total: int | None = None,
+        message: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Records progress; writes at most once per interval (the latest values win)."""
+        self.current = current
+        self.calls += 1
+        pending = self._pending
+        pending["current"] = current
+        if total is not None:
+            self.total = total
+            pending["total"] = total
+        if message is not None:
+            pending["message"] = message
+        if details is not None:
+            pending.setdefault("details", {}).update(details)
+        # The cheap path: one clock read and a comparison, so tight loops can call this freely.
+        if self._clock() >= self._next_write:
+            self.flush()
+
+    def advance(self, n: int = 1, message: str | None = None) -> None:
+        """Adds `n` done items."""
+        self.update(self.current + n, message=message)
+
+    def flush(self) -> UpdateResult | None:
+        """Writes the coalesced values now, if any."""
+        if not self._pending or self.finished:
+            return None
+        change, self._pending = self._pending, {}
+        change["status"] = TaskStatus.RUNNING.value
+        return self._write(change, soft=True)
+
+    def check(self) -> UpdateResult:
+        """Writes whatever is pending (or a heartbeat) now, to learn of a cancel or pause at once."""
+        change, self._pending = self._pending, {}
+        change["status"] = TaskStatus.RUNNING.value
+        return self._write(change, soft=True)
+
+    def complete(self, results: dict[str, Any] | None = None, message: str = "completed") -> UpdateResult | None:
+        """Writes the final state: all pending values, the results, status `completed`."""
+        return self._finish(TaskStatus.COMPLETED, {"results": results or {}, "message": message})
+
+    def fail(
+        self, error_message: str, message: str = "error", details: dict[str, Any] | None = None
+    ) -> UpdateResult | None:
+        """Writes the final state as `error` with its message (and details, e.g. which fields were invalid)."""
+        return self._finish(TaskStatus.ERROR, {"error_message": error_message, "message": message, "details": details})
+
+    def cancelled(self, message: str = "cancelled") -> UpdateResult | None:
+        """Writes the final state as `cancelled` (a no-op if an operator already cancelled it)."""
+        return self._finish(TaskStatus.CANCELLED, {"message": message})
+
+    def retrying(self, error: str, countdown: float | None = None) -> UpdateResult | None:
+        """Records that this attempt failed and another is scheduled; the task stays non-final."""
+        when = "" if countdown is None else f" in {countdown:g}s"
+        change = {**self._pending, "status": TaskStatus.RUNNING.value, "last_error": error,
+                  "message": f"retrying{when}: {error}"}
+        self._pending = {}
+        return self._write(change, soft=True, raise_on_cancel=False)
+
+    # --- steps --------------------------------------------------------------------------------------------------
+
+    def define_steps(self, steps: Sequence[StepDefinition | str]) -> UpdateResult:
+        """Declares the planned steps (pending), which gives an ETA before items can be counted."""
+        defs = [s if isinstance(s, StepDefinition) else StepDefinition(name=s) for s in steps]
+        return self._write({"step": {"action": "define", "steps": [d.model_dump() for d in defs]}}, soft=True)
+
+    @contextmanager
+    def step(self, name: str, *, timeout_ms: int | None = None) -> Iterator[None]:
+        """Runs a block as a named step: started, then success, or error with the exception's text."""
+        self._write({**self._take(), "step": {"action": "start", "name": name, "timeout_ms": timeout_ms},
+                     "message": name}, soft=True)
+        try:
+            yield
+        except TaskCancelled:
+            raise
+        except BaseException as exc:
+            self._write({"step": {"action": "fail", "name": name, "error": f"{type(exc).__name__}: {exc}"}},
+                        soft=True, raise_on_cancel=False)
+            raise
+        self._write({**self._take(), "step": {"action": "complete", "name": name}}, soft=True)
+
+    # --- internals ----------------------------------------------------------------------------------------------
+
+    def _take(self) -> dict[str, Any]:
+        pending, self._pending = self._pending, {}
+        return pending
+
+    def _finish(self, status: TaskStatus, extra: dict[str, Any]) -> UpdateResult | None:
+        if self.finished:
+            return None
+        change = {**self._take(), **extra, "status": status.value}
+        self.finished = True
+        return self._write(change, soft=False, raise_on_cancel=False)
+
+    def _write(self, change: dict[str, Any], *, soft: bool, raise_on_cancel: bool = True) -> UpdateResult:
+        if soft:
+            change["soft"] = True
+        result = self.store.apply(self.task_id, change)
+        self.writes += 1
+        self.last = result
+        self._next_write = self._clock() + self.interval
+        if result.status is TaskStatus.CANCELLED or (result.status.is_terminal and not result.applied):
+            self.finished = True
+            if raise_on_cancel:
+                raise TaskCancelled(self.task_id)
+        if self.on_write is not None and result.applied:
+            self.on_write(result)
+        if result.status is TaskStatus.PAUSED and raise_on_cancel:
+            self._wait_while_paused(result.event_id)
+        return result
+
+    def _wait_while_paused(self, after: str | None) -> None:
+        """Blocks until the task leaves `paused`; raises TaskCancelled if it was cancelled instead."""
+        for event in self.store.watch(self.task_id, after=after, block_ms=1000):
+            if event.status is TaskStatus.PAUSED:
+                continue
+            if event.status is TaskStatus.CANCELLED or event.status.is_terminal:
+                self.finished = True
+                raise TaskCancelled(self.task_id)
+            return

@@ -1,0 +1,55 @@
+"""One settings object, read from the environment (REDIS_URL and TASKRUNNER_*), with documented defaults."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from progress.config import StoreConfig
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+class Settings(BaseSettings):
+    """Everything configurable, with the reason for each default."""
+
+    model_config = SettingsConfigDict(env_prefix="TASKRUNNER_", extra="ignore")
+
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("REDIS_URL", "TASKRUNNER_REDIS_URL"),
+        description="Redis for broker, results and progress; unset: the CLI starts an embedded one",
+    )
+    broker_url: str | None = Field(default=None, description="overrides redis_url for the Celery broker")
+    result_backend: str | None = Field(default=None, description="overrides redis_url for Celery results")
+    progress_url: str | None = Field(default=None, description="overrides redis_url for the progress store")
+    home: Path = Field(default=Path(".taskrunner"), description="project-local folder for the embedded Redis")
+
+    namespace: str = Field(default="tr", description="prefix of the progress store's keys")
+    retention_s: int = Field(default=86_400, description="ended progress records are kept 24 h (seed 001)")
+    progress_interval_s: float = Field(default=1.0, description="at most one routine progress write per second")
+    timezone: str = Field(default="Asia/Tokyo", description="timestamps are shown in JST (seed 001)")
+
+    # Long jobs: the soft limit lets a task record its error before the hard limit kills it, and the broker's
+    # visibility timeout must exceed the hard limit or a still-running acks_late task is delivered twice.
+    soft_time_limit_s: int = Field(default=3_300, description="SoftTimeLimitExceeded raised in the task")
+    time_limit_s: int = Field(default=3_600, description="the worker kills the task")
+    visibility_timeout_s: int = Field(default=7_200, description="unacked messages are redelivered after this")
+
+    @property
+    def effective_redis_url(self) -> str:
+        """The Redis URL in force (the conventional local default when nothing is configured)."""
+        return self.redis_url or DEFAULT_REDIS_URL
+
+    def store_config(self) -> StoreConfig:
+        """The progress store's part of the settings."""
+        return StoreConfig(namespace=self.namespace, retention_s=self.retention_s, timezone=self.timezone)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once; tests call `get_settings.cache_clear()`)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""analysis tasks (see the task-families issue)."""

@@ -1,0 +1,1 @@
+"""backtest tasks (see the task-families issue)."""

@@ -1,0 +1,1 @@
+"""maintenance tasks (see the task-families issue)."""

@@ -1,0 +1,1 @@
+"""market_data tasks (see the task-families issue)."""

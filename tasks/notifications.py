@@ -1,0 +1,1 @@
+"""notifications tasks (see the task-families issue)."""

@@ -1,0 +1,155 @@
+"""ProgressTask: the Celery base task that ties a task's lifecycle to its progress record."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any, ClassVar
+
+from celery import Task
+from celery.exceptions import Ignore, Retry, SoftTimeLimitExceeded
+from celery.states import REVOKED
+from pydantic import BaseModel, ValidationError
+
+from progress import ProgressReporter, TaskCancelled, TaskNotFound, UpdateResult
+from progress.models import percentage
+from taskrunner.settings import get_settings
+from worker.errors import InvalidTaskArguments
+from worker.store import progress_store
+
+PROGRESS_STATE = "PROGRESS"
+
+
+class ProgressTask(Task):  # type: ignore[misc]
+    """A task whose record follows it: created at publish, running, completed / error / cancelled; retries shown.
+
+    Subclasses (via `@app.task(base=ProgressTask, bind=True, args_model=Model)`) get `self.progress`, a throttled
+    reporter; their arguments are validated by `args_model` both when published and when run.
+    """
+
+    abstract = True
+    args_model: ClassVar[type[BaseModel] | None] = None
+    # Expected in normal operation: logged without a traceback, never retried.
+    throws = (InvalidTaskArguments,)
+
+    @property
+    def progress(self) -> ProgressReporter:
+        """This attempt's reporter (only while the task runs in a worker)."""
+        reporter = getattr(self.request, "progress", None)
+        if reporter is None:
+            raise RuntimeError(f"{self.name}: progress is only available while the task runs in a worker")
+        return reporter  # type: ignore[no-any-return]
+
+    # --- publishing ---------------------------------------------------------------------------------------------
+
+    def validate_arguments(self, args: tuple[Any, ...] | list[Any] | None, kwargs: dict[str, Any] | None) -> BaseModel:
+        """The arguments as the task's model; raises InvalidTaskArguments naming each bad field."""
+        model = self.args_model
+        if model is None:
+            raise TypeError(f"{self.name} has no args_model")
+        data = dict(kwargs or {})
+        names = list(model.model_fields)
+        for name, value in zip(names, args or (), strict=False):
+            data[name] = value
+        if args and len(args) > len(names):
+            data["__extra_positional__"] = list(args[len(names) :])
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            raise InvalidTaskArguments.from_validation(self.name, exc) from None
+
+    def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+        """Publishes after validating the arguments, so a bad call fails in the caller at once."""
+        if self.args_model is not None:
+            self.validate_arguments(args, kwargs)
+        return super().apply_async(args, kwargs, **options)
+
+    # --- running ------------------------------------------------------------------------------------------------
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        req = self.request
+        if req.called_directly or not req.id:
+            return self.run(*args, **kwargs)
+        store = progress_store()
+        reporter = ProgressReporter(
+            store, req.id, interval=get_settings().progress_interval_s, on_write=self._mirror
+        )
+        req.progress = reporter
+        try:
+            self._begin(reporter)
+        except TaskCancelled:
+            return self._cancelled(reporter)
+        try:
+            if self.args_model is not None:
+                params = self.validate_arguments(args, kwargs)
+                args, kwargs = (), params.model_dump()
+            result = self.run(*args, **kwargs)
+        except InvalidTaskArguments as exc:
+            reporter.fail(str(exc), message="invalid arguments", details={"validation_errors": exc.errors})
+            raise
+        except TaskCancelled:
+            return self._cancelled(reporter)
+        except Retry as exc:
+            reason = exc.exc if exc.exc is not None else exc
+            countdown = exc.when if isinstance(exc.when, int | float) else None
+            reporter.retrying(f"{type(reason).__name__}: {reason}", countdown)
+            raise
+        except SoftTimeLimitExceeded:
+            reporter.fail(f"time limit of {self.soft_time_limit or get_settings().soft_time_limit_s}s exceeded")
+            raise
+        except Exception as exc:
+            reporter.fail(f"{type(exc).__name__}: {exc}")
+            raise
+        reporter.complete(results=_as_results(result), message=_done_message(reporter))
+        return result
+
+    def _begin(self, reporter: ProgressReporter) -> None:
+        """Marks the attempt running, creating the record if the publisher did not (a non-instrumented client)."""
+        worker = self.request.hostname or socket.gethostname()
+        try:
+            reporter.start(message="running", worker=worker)
+        except TaskNotFound:
+            progress_store().create_task(self.name, task_id=self.request.id, **_record_fields(self.request.kwargs))
+            reporter.start(message="running", worker=worker)
+
+    def _cancelled(self, reporter: ProgressReporter) -> None:
+        """Ends the attempt as cancelled: the record says so, Celery shows REVOKED, nothing is retried."""
+        reporter.cancelled()
+        self.update_state(state=REVOKED, meta={"reason": "cancelled"})
+        raise Ignore()
+
+    def _mirror(self, result: UpdateResult) -> None:
+        """At the throttled rate: Celery's PROGRESS state for AsyncResult, and an event so Flower shows it."""
+        if result.status.is_terminal:
+            return
+        meta = {
+            "current": result.progress.current,
+            "total": result.progress.total,
+            "percentage": result.progress.percentage,
+            "status": result.status.value,
+        }
+        self.update_state(state=PROGRESS_STATE, meta=meta)
+        if self.app.conf.worker_send_task_events:
+            self.send_event("task-progress", **meta)
+
+
+def _as_results(value: Any) -> dict[str, Any]:
+    """A task's return value as the record's JSON results."""
+    if isinstance(value, BaseModel):
+        dumped: dict[str, Any] = value.model_dump(mode="json")
+        return dumped
+    if isinstance(value, dict):
+        return value
+    return {"value": value}
+
+
+def _done_message(reporter: ProgressReporter) -> str:
+    total = reporter.total or 0
+    if total:
+        return f"completed ({percentage(reporter.current, total):g}% of {total})"
+    return "completed"
+
+
+def _record_fields(kwargs: dict[str, Any] | None) -> dict[str, Any]:
+    """Record fields a task's keyword arguments provide (its symbol)."""
+    symbol = (kwargs or {}).get("symbol")
+    return {"symbol": symbol} if isinstance(symbol, str) and symbol else {}

@@ -1,0 +1,13 @@
+"""The Celery application: created, configured from Settings, tasks included. Kept thin on purpose."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from taskrunner.settings import get_settings
+from worker.config import celery_config
+
+app = Celery("taskrunner")
+app.config_from_object(celery_config(get_settings()))
+
+import worker.signals  # noqa: E402,F401  (connects the publish/revoke handlers to this app)

@@ -1,0 +1,67 @@
+"""The Celery configuration, built from Settings; each value sits beside the reason for it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from taskrunner.settings import Settings
+from worker.queues import DEFAULT_QUEUE, kombu_queues, task_routes
+
+TASK_MODULES = [
+    "tasks.diagnostics",
+    "tasks.market_data",
+    "tasks.analysis",
+    "tasks.backtest",
+    "tasks.notifications",
+    "tasks.maintenance",
+]
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """Celery settings (new lowercase names) for these settings."""
+    url = settings.effective_redis_url
+    return {
+        "broker_url": settings.broker_url or url,
+        "result_backend": settings.result_backend or url,
+        "include": TASK_MODULES,
+        # JSON only: pickle would let anyone who can write to Redis run code in the workers.
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "result_accept_content": ["json"],
+        "timezone": settings.timezone,
+        "enable_utc": True,
+        # Queues and routing: one queue per family, most important first.
+        "task_queues": kombu_queues(),
+        "task_default_queue": DEFAULT_QUEUE,
+        "task_routes": task_routes(),
+        "task_create_missing_queues": False,
+        "broker_transport_options": {
+            # Redis has no native priorities: kombu keeps one list per step; 0 is the highest.
+            "queue_order_strategy": "priority",
+            "priority_steps": list(range(10)),
+            "sep": ":",
+            # Must exceed the longest hard time limit, or a running acks_late task is delivered a second time.
+            "visibility_timeout": settings.visibility_timeout_s,
+        },
+        "result_backend_transport_options": {"visibility_timeout": settings.visibility_timeout_s},
+        # Long jobs: ack after the task ran, so a lost worker's task is redelivered, not dropped...
+        "task_acks_late": True,
+        # ...including when the worker process itself was killed (OOM, SIGKILL).
+        "task_reject_on_worker_lost": True,
+        # Prefetched messages bypass priorities and sit behind a long task: take one at a time.
+        "worker_prefetch_multiplier": 1,
+        "task_soft_time_limit": settings.soft_time_limit_s,
+        "task_time_limit": settings.time_limit_s,
+        # Flower builds its view from events; PROGRESS is shown only when the task sends one.
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+        "task_track_started": True,
+        "result_extended": True,
+        "result_expires": settings.retention_s,
+        "worker_hijack_root_logger": False,
+        "broker_connection_retry_on_startup": True,
+        # Publishing fails loudly instead of hanging when Redis is down.
+        "task_publish_retry_policy": {"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5,
+                                      "interval_max": 1.0},
+    }

@@ -1,0 +1,29 @@
+"""The progress store used inside Celery processes: one per process, created on first use (after fork)."""
+
+from __future__ import annotations
+
+import os
+
+from progress import ProgressStore
+from taskrunner.settings import get_settings
+
+_store: ProgressStore | None = None
+_pid: int | None = None
+
+
+def progress_store() -> ProgressStore:
+    """This process's store on the configured Redis (a forked child gets its own connections)."""
+    global _store, _pid
+    if _store is None or _pid != os.getpid():
+        settings = get_settings()
+        _store = ProgressStore.from_url(
+            settings.progress_url or settings.effective_redis_url, config=settings.store_config()
+        )
+        _pid = os.getpid()
+    return _store
+
+
+def reset_store() -> None:
+    """Forgets the store (tests that change REDIS_URL)."""
+    global _store
+    _store = None
