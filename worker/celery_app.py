@@ -11,3 +11,8 @@ app = Celery("taskrunner")
 app.config_from_object(celery_config(get_settings()))
 
 import worker.signals  # noqa: E402,F401  (connects the publish/revoke handlers to this app)
+
+
+def load_tasks() -> None:
+    """Imports the task modules (`include`), as the worker does at start; clients need it to publish by object."""
+    app.loader.import_default_modules()

@@ -17,8 +17,10 @@ log = logging.getLogger(__name__)
 
 
 def _tracked(name: str | None) -> ProgressTask | None:
-    from worker.celery_app import app
+    from worker.celery_app import app, load_tasks
 
+    if name and name not in app.tasks:
+        load_tasks()  # a client that published by name without importing the task modules
     task = app.tasks.get(name) if name else None
     return task if isinstance(task, ProgressTask) else None
 

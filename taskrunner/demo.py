@@ -1,0 +1,144 @@
+"""`taskrunner demo`: the main job on the embedded default — Redis, a worker, real jobs, live bars, results."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.panel import Panel
+
+from taskrunner.redis_server import EmbeddedRedis, wait_for_redis
+from taskrunner.settings import get_settings
+
+console = Console()
+
+
+@dataclass(frozen=True)
+class DemoJob:
+    """One job the demo enqueues."""
+
+    label: str
+    task: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    queue: str | None = None
+
+
+def demo_jobs() -> list[DemoJob]:
+    """The jobs, one family per queue (real task families where they are registered)."""
+    from worker import app, load_tasks
+
+    load_tasks()
+    wanted = [
+        DemoJob("fetch 7203.T 1y", "tasks.market_data.fetch_data", {"symbol": "7203.T", "period": "1y"}),
+        DemoJob("technical 6758.T", "tasks.analysis.stock_technical_analysis", {"symbol": "6758.T"}),
+        DemoJob("backtest 9984.T SMA", "tasks.backtest.strategy_backtest",
+                {"symbol": "9984.T", "strategy": "sma_crossover"}),
+        DemoJob("monte carlo 7203.T", "tasks.backtest.monte_carlo_simulation",
+                {"symbol": "7203.T", "n_paths": 200_000, "batch_size": 20_000}),
+        DemoJob("notify user demo", "tasks.notifications.send_realtime_notification",
+                {"user_id": "demo", "type": "success", "title": "Demo", "message": "taskrunner demo finished"}),
+    ]
+    jobs = [j for j in wanted if j.task in app.tasks]
+    if len(jobs) < len(wanted):  # task families not installed: show the lifecycle with the diagnostics task
+        have = {j.task for j in jobs}
+        for q in ("notifications", "market_data", "ai_analysis", "backtest"):
+            if not any(j.task.startswith(f"tasks.{q.replace('ai_', '')}") for j in jobs) or not have:
+                jobs.append(DemoJob(f"count on {q}", "tasks.diagnostics.count", {"n": 40, "delay": 0.05}, q))
+    return jobs
+
+
+def run_demo(*, keep_redis: bool = False) -> int:
+    """Runs the demo; returns the exit code (0 when every job completed)."""
+    settings = get_settings()
+    started_redis = False
+    url = settings.redis_url
+    if not url:
+        url, started_redis = EmbeddedRedis(settings.home).ensure()
+        os.environ["REDIS_URL"] = url
+        get_settings.cache_clear()
+    if not wait_for_redis(url, timeout=5):
+        console.print(f"[red]Redis at {url} does not answer[/]")
+        return 2
+    console.print(Panel.fit(f"Redis: {url}" + (" (embedded, started now)" if started_redis else "")))
+
+    worker = _start_worker()
+    try:
+        return _run_jobs()
+    finally:
+        _stop_worker(worker)
+        if started_redis and not keep_redis:
+            EmbeddedRedis(get_settings().home).stop()
+
+
+def _start_worker() -> subprocess.Popen[bytes]:
+    from worker import app
+
+    log = Path(tempfile.gettempdir()) / "taskrunner-demo-worker.log"
+    console.print(f"starting a worker on all four queues (log: {log})")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "worker", "worker", "-Q",
+         "notifications,market_data,ai_analysis,backtest", "-c", "2", "-n", "demo@%h", "--loglevel", "INFO",
+         "--without-mingle", "--without-gossip"],
+        stdout=log.open("wb"), stderr=subprocess.STDOUT, env=os.environ.copy(), start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the worker exited ({proc.returncode}); see {log}")
+        if app.control.ping(timeout=0.5):
+            return proc
+    raise RuntimeError(f"the worker did not answer within 60 s; see {log}")
+
+
+def _stop_worker(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _run_jobs() -> int:
+    from taskrunner.cli import open_store
+    from taskrunner.views import watch_bars
+    from worker import app
+
+    store = open_store()
+    labels: dict[str, str] = {}
+    for job in demo_jobs():
+        options = {"queue": job.queue} if job.queue else {}
+        result = app.tasks[job.task].apply_async(kwargs=job.kwargs, **options)
+        labels[result.id] = f"{job.label:<22}"
+    final = watch_bars(store, list(labels), labels=labels, timeout=120)
+    ok = True
+    for tid, rec in final.items():
+        ok &= rec.status.value == "completed"
+        body = rec.results if rec.status.value == "completed" else {"error": rec.error_message}
+        console.print(Panel(_short_json(body), title=f"{labels[tid].strip()} — {rec.status.value} "
+                            f"in {rec.processing_time_ms} ms", expand=False))
+    console.print("summary: " + ", ".join(f"{k}={v}" for k, v in store.summary().items() if v))
+    return 0 if ok and len(final) == len(labels) else 1
+
+
+def _short_json(data: dict[str, Any], limit: int = 900) -> str:
+    """Results for the terminal: long lists (equity curves) shortened."""
+    def shorten(v: Any) -> Any:
+        if isinstance(v, list) and len(v) > 6:
+            return [*map(shorten, v[:3]), f"... {len(v) - 3} more"]
+        if isinstance(v, dict):
+            return {k: shorten(x) for k, x in v.items()}
+        return v
+
+    text = json.dumps(shorten(data), ensure_ascii=False, indent=1, default=str)
+    return text if len(text) <= limit else text[:limit] + "\n..."

@@ -1,0 +1,97 @@
+"""Redis keys of everything outside the progress core (which has progress/keys.py), built only here.
+
+Sections belong to features: market data, alerts, analysis, notifications, operations. Add new names to the
+section they belong to; never format a key string anywhere else (tests pin these formats).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class AppKeys:
+    """Key names under one namespace (the same one the progress store uses)."""
+
+    namespace: str = "tr"
+
+    # --- market data ----------------------------------------------------------------------------------------
+    def bars(self, symbol: str) -> str:
+        """Hash date -> bar JSON of one symbol's daily bars (TTL)."""
+        return f"{self.namespace}:bars:{symbol}"
+
+    def last_price(self) -> str:
+        """Hash symbol -> latest close JSON {price, date, updated_at}."""
+        return f"{self.namespace}:last_price"
+
+    def prices_channel(self, symbol: str) -> str:
+        """Pub/Sub channel announcing a symbol's refreshed price."""
+        return f"{self.namespace}:chan:prices:{symbol}"
+
+    def batch(self, batch_id: str) -> str:
+        """Hash of a fan-out batch's server-side counters (done, failed, total)."""
+        return f"{self.namespace}:batch:{batch_id}"
+
+    # --- alerts ---------------------------------------------------------------------------------------------
+    def alerts(self) -> str:
+        """Hash alert id -> alert condition JSON."""
+        return f"{self.namespace}:alerts"
+
+    def alerts_fired(self) -> str:
+        """Hash alert id -> when it fired (an alert fires once)."""
+        return f"{self.namespace}:alerts:fired"
+
+    # --- analysis -------------------------------------------------------------------------------------------
+    def analysis(self, analysis_id: str) -> str:
+        """String holding one analysis result JSON (TTL)."""
+        return f"{self.namespace}:analysis:{analysis_id}"
+
+    def analysis_index(self) -> str:
+        """Sorted set of analysis ids by expiry ms (cleanup_expired_analysis)."""
+        return f"{self.namespace}:analysis:index"
+
+    # --- notifications (seed 003) ---------------------------------------------------------------------------
+    def notification(self, notification_id: str) -> str:
+        """Hash of one notification."""
+        return self.notification_prefix() + notification_id
+
+    def notification_prefix(self) -> str:
+        """Prefix that, with a notification id appended, names its hash (the notify Lua scripts append ids)."""
+        return f"{self.namespace}:notif:"
+
+    def user_notifications(self, user_id: str) -> str:
+        """Sorted set of a user's notification ids by creation ms."""
+        return f"{self.namespace}:notif:user:{user_id}"
+
+    def user_unread(self, user_id: str) -> str:
+        """Sorted set of a user's unread notification ids by creation ms."""
+        return f"{self.namespace}:notif:unread:{user_id}"
+
+    def user_channel(self, user_id: str) -> str:
+        """Pub/Sub channel delivering a user's notifications to every device and API process."""
+        return f"{self.namespace}:chan:user:{user_id}"
+
+    def notification_dedup(self, key: str) -> str:
+        """String marking that a notification with this idempotency key was sent (batch retries send once)."""
+        return f"{self.namespace}:notif:sent:{key}"
+
+    def user_notification_dedup(self, user_id: str, key: str) -> str:
+        """String holding the id of the notification a user got for an idempotency key (scoped to the user)."""
+        return f"{self.namespace}:notif:sent:{user_id}:{key}"
+
+    def user_channel_pattern(self) -> str:
+        """PSUBSCRIBE pattern matching every user's channel (one subscription per API process, not per socket)."""
+        return self.user_channel("*")
+
+    def broadcast_channel(self) -> str:
+        """Pub/Sub channel of system broadcasts."""
+        return f"{self.namespace}:chan:broadcast"
+
+    # --- operations -----------------------------------------------------------------------------------------
+    def metrics(self) -> str:
+        """Capped stream of system metrics samples."""
+        return f"{self.namespace}:metrics"
+
+    def beat_lock(self, job: str) -> str:
+        """Lock that lets one Beat process fire a periodic job once per period."""
+        return f"{self.namespace}:beat:lock:{job}"
