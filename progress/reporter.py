@@ -125,6 +125,11 @@ class ProgressReporter:
         """Writes the final state as `cancelled` (a no-op if an operator already cancelled it)."""
         return self._finish(TaskStatus.CANCELLED, {"message": message})
 
+    def handoff(self) -> None:
+        """Leaves the record unfinished on purpose: another task (a chord callback) will write its end."""
+        self.flush()
+        self.finished = True
+
     def retrying(self, error: str, countdown: float | None = None) -> UpdateResult | None:
         """Records that this attempt failed and another is scheduled; the task stays non-final."""
         when = "" if countdown is None else f" in {countdown:g}s"

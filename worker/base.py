@@ -7,10 +7,9 @@ from typing import Any, ClassVar
 
 from celery import Task
 from celery.exceptions import Ignore, Retry, SoftTimeLimitExceeded
-from celery.states import REVOKED
 from pydantic import BaseModel, ValidationError
 
-from progress import ProgressReporter, TaskCancelled, TaskNotFound, UpdateResult
+from progress import ProgressError, ProgressReporter, TaskCancelled, TaskNotFound, UpdateResult
 from progress.models import percentage
 from taskrunner.settings import get_settings
 from worker.errors import InvalidTaskArguments
@@ -79,6 +78,14 @@ class ProgressTask(Task):  # type: ignore[misc]
         except TaskCancelled:
             return self._cancelled(reporter)
         try:
+            return self._run_tracked(reporter, args, kwargs)
+        finally:
+            # Before Celery stores the result, so a chord callback always sees every child counted.
+            self._report_to_parent(reporter, kwargs)
+
+    def _run_tracked(self, reporter: ProgressReporter, args: Any, kwargs: dict[str, Any]) -> Any:
+        req = self.request
+        try:
             if self.args_model is not None:
                 params = self.validate_arguments(args, kwargs)
                 args, kwargs = (), params.model_dump()
@@ -102,6 +109,20 @@ class ProgressTask(Task):  # type: ignore[misc]
         reporter.complete(results=_as_results(result), message=_done_message(reporter))
         return result
 
+    def _report_to_parent(self, reporter: ProgressReporter, kwargs: dict[str, Any]) -> None:
+        """A child of a batch (kwarg `parent_task_id`) adds itself to its parent's aggregate progress, once."""
+        parent = kwargs.get("parent_task_id")
+        if not parent or not reporter.finished or reporter.last is None:
+            return
+        try:
+            progress_store().apply(str(parent), {
+                "status": "running", "soft": True, "incr": 1,
+                "details": {f"child:{self.request.id}": {"task": self.name, "status": reporter.last.status.value,
+                                                         "symbol": kwargs.get("symbol")}},
+            })
+        except ProgressError:
+            pass  # the parent was deleted or never recorded; the child's own record is what matters
+
     def _begin(self, reporter: ProgressReporter) -> None:
         """Marks the attempt running, creating the record if the publisher did not (a non-instrumented client)."""
         worker = self.request.hostname or socket.gethostname()
@@ -114,7 +135,8 @@ class ProgressTask(Task):  # type: ignore[misc]
     def _cancelled(self, reporter: ProgressReporter) -> None:
         """Ends the attempt as cancelled: the record says so, Celery shows REVOKED, nothing is retried."""
         reporter.cancelled()
-        self.update_state(state=REVOKED, meta={"reason": "cancelled"})
+        # Stored the way Celery stores a revoke (a TaskRevokedError), so AsyncResult.get() raises it cleanly.
+        self.backend.mark_as_revoked(self.request.id, reason="cancelled", request=self.request)
         raise Ignore()
 
     def _mirror(self, result: UpdateResult) -> None:

@@ -11,7 +11,8 @@
 -- KEYS[6] heartbeats    zset    started, unfinished task ids by last write ms
 -- ARGV[1] now (ms since the epoch)
 -- ARGV[2] change, a JSON object; every member optional:
---           status, current, total, message, error_message, details{}, results{}, last_error,
+--           status, current, incr (added to current: children finishing a batch), total, message,
+--           error_message, details{}, results{}, last_error,
 --           start (true: a worker begins an attempt), soft (true: a worker's progress; leaves "paused" alone),
 --           worker, step {name, action = define|start|complete|fail, message, error, timeout_ms, estimated_ms,
 --           steps = [{name, timeout_ms, estimated_ms}] for define}
@@ -45,6 +46,7 @@ if change.soft and old == 'paused' and new == 'running' then new = 'paused' end
 local sets = {'status', new, 'updated', now}
 local function put(field, value) sets[#sets + 1] = field; sets[#sets + 1] = value end
 if change.current ~= nil then put('cur', change.current) end
+if change.incr ~= nil then redis.call('HINCRBY', KEYS[1], 'cur', change.incr) end
 if change.total ~= nil then put('total', change.total) end
 if change.message ~= nil then put('msg', change.message) end
 if change.error_message ~= nil then put('error', change.error_message) end
