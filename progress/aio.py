@@ -36,9 +36,11 @@ class AsyncProgressStore:
     def __init__(
         self, client: aioredis.Redis, *, config: StoreConfig | None = None, clock: Callable[[], float] = time.time
     ) -> None:
-        if not client.get_connection_kwargs().get("decode_responses"):
+        if not client.get_connection_kwargs().get("decode_responses"):  # type: ignore[no-untyped-call,unused-ignore]
             raise ValueError("AsyncProgressStore needs a Redis client created with decode_responses=True")
         self.redis = client
+        # redis-py's reply types are unions that ignore decode_responses; replies are parsed by progress.codec.
+        self._r: Any = client
         self.config = config or StoreConfig()
         self.keys = Keys(self.config.namespace)
         self._clock = clock
@@ -130,14 +132,14 @@ class AsyncProgressStore:
         cutoff = self.now_ms() - self.config.retention_s * 1000
         removed = 0
         while True:
-            ids = await self.redis.zrangebyscore(self.keys.ended(), "-inf", cutoff, start=0, num=batch)
+            ids = await self._r.zrangebyscore(self.keys.ended(), "-inf", cutoff, start=0, num=batch)
             if not ids:
                 return removed
             removed += int(await self._run(ops.delete_call(self.keys, list(ids))))
 
     async def get_task_status(self, task_id: str) -> TaskRecord | None:
         """The task's full record, or None if unknown."""
-        h = await self.redis.hgetall(self.keys.record(task_id))
+        h = await self._r.hgetall(self.keys.record(task_id))
         return record_from_hash(h, self.config.tz, self.now_ms()) if h else None
 
     async def require(self, task_id: str) -> TaskRecord:
@@ -157,12 +159,12 @@ class AsyncProgressStore:
     ) -> TaskList:
         """One page of tasks matching the filters, newest first, with the summary (cost independent of N)."""
         plan = ops.list_plan(self.keys, status, task_type, symbol, page, limit)
-        pipe = self.redis.pipeline(transaction=True)
+        pipe = self._r.pipeline(transaction=True)
         pipe.zcard(plan.index).zrevrange(plan.index, plan.start, plan.stop).hgetall(self.keys.counts())
         total, ids, counts = await pipe.execute()
         hashes: list[dict[str, str]] = []
         if ids:
-            pipe = self.redis.pipeline(transaction=False)
+            pipe = self._r.pipeline(transaction=False)
             for tid in ids:
                 pipe.hgetall(self.keys.record(tid))
             hashes = await pipe.execute()
@@ -170,17 +172,17 @@ class AsyncProgressStore:
 
     async def summary(self) -> dict[str, int]:
         """Number of stored records per status."""
-        return ops.summary_from_counts(await self.redis.hgetall(self.keys.counts()))
+        return ops.summary_from_counts(await self._r.hgetall(self.keys.counts()))
 
     async def health_check(self) -> HealthReport:
         """Seed 001's health document, measured against Redis now."""
         t0 = time.perf_counter()
         try:
-            await self.redis.ping()
+            await self._r.ping()
         except (RedisError, OSError):
             return build_health(None, {}, 0, {}, {})
         ping_ms = (time.perf_counter() - t0) * 1000.0
-        pipe = self.redis.pipeline(transaction=False)
+        pipe = self._r.pipeline(transaction=False)
         pipe.hgetall(self.keys.counts())
         pipe.zcount(self.keys.index(), ops.start_of_day_ms(self.now_ms(), self.config), "+inf")
         pipe.hgetall(self.keys.stats())
@@ -201,7 +203,7 @@ class AsyncProgressStore:
                 return
             last = rec.last_event_id or "0-0"
         while True:
-            reply = await self.redis.xread({stream: last}, block=block_ms, count=500)
+            reply = await self._r.xread({stream: last}, block=block_ms, count=500)
             if not reply:
                 rec = await self.require(task_id)
                 if rec.status.is_terminal and stream_id(rec.last_event_id or "0-0") <= stream_id(last):
@@ -216,5 +218,5 @@ class AsyncProgressStore:
 
     async def _resumable(self, stream: str, after: str) -> bool:
         if after == "0-0":
-            return bool(await self.redis.xrange(stream, "-", "+", count=1))
-        return bool(await self.redis.xrange(stream, after, after, count=1))
+            return bool(await self._r.xrange(stream, "-", "+", count=1))
+        return bool(await self._r.xrange(stream, after, after, count=1))

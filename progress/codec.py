@@ -64,7 +64,7 @@ def record_from_hash(h: dict[str, str], tz: ZoneInfo, now_ms: int) -> TaskRecord
         symbol=h.get("symbol") or None,
         progress=ProgressInfo(current=current, total=total, percentage=percentage(current, total)),
         current_status=h.get("msg", ""),
-        created_at=from_ms(created, tz),  # type: ignore[arg-type]
+        created_at=from_ms(created, tz),
         start_time=from_ms(started, tz) if started >= 0 else None,
         updated_at=from_ms(updated, tz),
         end_time=from_ms(ended, tz) if ended >= 0 else None,

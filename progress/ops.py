@@ -62,7 +62,7 @@ def parse_create(cfg: StoreConfig, spec: TaskCreate, task_id: str, now_ms: int, 
         task_type=spec.task_type,
         symbol=spec.symbol,
         total_items=spec.total_items,
-        created_at=from_ms(now_ms, cfg.tz),  # type: ignore[arg-type]
+        created_at=from_ms(now_ms, cfg.tz),
         created=created,
     )
 
@@ -96,7 +96,7 @@ def parse_update(cfg: StoreConfig, task_id: str, change: dict[str, Any], reply: 
         task_id=task_id,
         status=TaskStatus(status),
         progress=ProgressInfo(current=current, total=total, percentage=percentage(current, total)),
-        updated_at=from_ms(body.get("timestamp") or 0, cfg.tz),  # type: ignore[arg-type]
+        updated_at=from_ms(body.get("timestamp") or 0, cfg.tz),
         applied=code == "ok",
         event_id=event_id or None,
     )

@@ -14,5 +14,6 @@ NAMES = ("create", "update", "delete")
 def source(name: str) -> str:
     """The full source of script `name`, with the files it declares it uses prepended."""
     text = resources.files("progress").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
-    prelude = [resources.files("progress").joinpath("lua", dep).read_text(encoding="utf-8") for dep in _USES.findall(text)]
+    lua = resources.files("progress").joinpath("lua")
+    prelude = [lua.joinpath(dep).read_text(encoding="utf-8") for dep in _USES.findall(text)]
     return "\n".join([*prelude, text])

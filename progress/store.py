@@ -38,9 +38,11 @@ class ProgressStore:
         self, client: redis.Redis, *, config: StoreConfig | None = None, clock: Clock = time.time
     ) -> None:
         # Replies are read as text: the client must decode responses.
-        if not client.get_connection_kwargs().get("decode_responses"):
+        if not client.get_connection_kwargs().get("decode_responses"):  # type: ignore[no-untyped-call,unused-ignore]
             raise ValueError("ProgressStore needs a Redis client created with decode_responses=True")
         self.redis = client
+        # redis-py's reply types are unions that ignore decode_responses; replies are parsed by progress.codec.
+        self._r: Any = client
         self.config = config or StoreConfig()
         self.keys = Keys(self.config.namespace)
         self._clock = clock
@@ -146,7 +148,7 @@ class ProgressStore:
         cutoff = self.now_ms() - self.config.retention_s * 1000
         removed = 0
         while True:
-            ids = self.redis.zrangebyscore(self.keys.ended(), "-inf", cutoff, start=0, num=batch)
+            ids = self._r.zrangebyscore(self.keys.ended(), "-inf", cutoff, start=0, num=batch)
             if not ids:
                 return removed
             removed += int(self._run(ops.delete_call(self.keys, list(ids))))
@@ -155,7 +157,7 @@ class ProgressStore:
 
     def get_task_status(self, task_id: str) -> TaskRecord | None:
         """The task's full record, or None if unknown."""
-        h = self.redis.hgetall(self.keys.record(task_id))
+        h = self._r.hgetall(self.keys.record(task_id))
         return record_from_hash(h, self.config.tz, self.now_ms()) if h else None
 
     def require(self, task_id: str) -> TaskRecord:
@@ -175,10 +177,10 @@ class ProgressStore:
     ) -> TaskList:
         """One page of tasks matching the filters, newest first, with the summary (cost independent of N)."""
         plan = ops.list_plan(self.keys, status, task_type, symbol, page, limit)
-        pipe = self.redis.pipeline(transaction=True)
+        pipe = self._r.pipeline(transaction=True)
         pipe.zcard(plan.index).zrevrange(plan.index, plan.start, plan.stop).hgetall(self.keys.counts())
         total, ids, counts = pipe.execute()
-        pipe = self.redis.pipeline(transaction=False)
+        pipe = self._r.pipeline(transaction=False)
         for tid in ids:
             pipe.hgetall(self.keys.record(tid))
         hashes = pipe.execute() if ids else []
@@ -186,17 +188,17 @@ class ProgressStore:
 
     def summary(self) -> dict[str, int]:
         """Number of stored records per status."""
-        return ops.summary_from_counts(self.redis.hgetall(self.keys.counts()))
+        return ops.summary_from_counts(self._r.hgetall(self.keys.counts()))
 
     def health_check(self) -> HealthReport:
         """Seed 001's health document, measured against Redis now."""
         t0 = time.perf_counter()
         try:
-            self.redis.ping()
+            self._r.ping()
         except redis.RedisError:
             return build_health(None, {}, 0, {}, {})
         ping_ms = (time.perf_counter() - t0) * 1000.0
-        pipe = self.redis.pipeline(transaction=False)
+        pipe = self._r.pipeline(transaction=False)
         pipe.hgetall(self.keys.counts())
         pipe.zcount(self.keys.index(), ops.start_of_day_ms(self.now_ms(), self.config), "+inf")
         pipe.hgetall(self.keys.stats())
@@ -220,7 +222,7 @@ class ProgressStore:
                 return
             last = rec.last_event_id or "0-0"
         while deadline is None or time.monotonic() < deadline:
-            reply = self.redis.xread({stream: last}, block=block_ms, count=500)
+            reply = self._r.xread({stream: last}, block=block_ms, count=500)
             if not reply:
                 rec = self.require(task_id)
                 if rec.status.is_terminal and stream_id(rec.last_event_id or "0-0") <= stream_id(last):
@@ -236,9 +238,9 @@ class ProgressStore:
     def _resumable(self, stream: str, after: str) -> bool:
         """Whether every event after `after` is still in the stream (the entry itself was not trimmed)."""
         if after == "0-0":
-            first = self.redis.xrange(stream, "-", "+", count=1)
+            first = self._r.xrange(stream, "-", "+", count=1)
             return bool(first)
-        return bool(self.redis.xrange(stream, after, after, count=1))
+        return bool(self._r.xrange(stream, after, after, count=1))
 
 
 def stream_id(entry_id: str) -> tuple[int, int]:

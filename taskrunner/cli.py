@@ -102,12 +102,13 @@ def cmd_health(args: argparse.Namespace) -> int:
     """Prints the health document; exit 1 when unhealthy."""
     resolve_redis_url()
     try:
-        from taskrunner.ops_health import health_command
+        from taskrunner.ops_health import health_command  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         report = open_store().health_check()
         _print_json(report.model_dump(mode="json"))
         return 0 if report.status == "healthy" else 1
-    return health_command(list(args.rest))
+    code: int = health_command(list(args.rest))
+    return code
 
 
 def cmd_redis(args: argparse.Namespace) -> int:
@@ -120,9 +121,9 @@ def cmd_redis(args: argparse.Namespace) -> int:
         url, _ = emb.ensure()
         print(url)
         return 0
-    url = emb.running_url()
-    print(url or "not running")
-    return 0 if url else 1
+    running = emb.running_url()
+    print(running or "not running")
+    return 0 if running else 1
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

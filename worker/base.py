@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from typing import Any, ClassVar
 
@@ -84,7 +85,6 @@ class ProgressTask(Task):  # type: ignore[misc]
             self._report_to_parent(reporter, kwargs)
 
     def _run_tracked(self, reporter: ProgressReporter, args: Any, kwargs: dict[str, Any]) -> Any:
-        req = self.request
         try:
             if self.args_model is not None:
                 params = self.validate_arguments(args, kwargs)
@@ -114,14 +114,13 @@ class ProgressTask(Task):  # type: ignore[misc]
         parent = kwargs.get("parent_task_id")
         if not parent or not reporter.finished or reporter.last is None:
             return
-        try:
+        # If the parent was deleted or never recorded, the child's own record is what matters.
+        with contextlib.suppress(ProgressError):
             progress_store().apply(str(parent), {
                 "status": "running", "soft": True, "incr": 1,
                 "details": {f"child:{self.request.id}": {"task": self.name, "status": reporter.last.status.value,
                                                          "symbol": kwargs.get("symbol")}},
             })
-        except ProgressError:
-            pass  # the parent was deleted or never recorded; the child's own record is what matters
 
     def _begin(self, reporter: ProgressReporter) -> None:
         """Marks the attempt running, creating the record if the publisher did not (a non-instrumented client)."""

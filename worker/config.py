@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from beat_schedule import celery_beat_schedule
+from taskrunner.keys import AppKeys
+from taskrunner.ops_settings import get_ops_settings
 from taskrunner.settings import Settings
 from worker.queues import DEFAULT_QUEUE, kombu_queues, task_routes
 
@@ -64,4 +67,23 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # Publishing fails loudly instead of hanging when Redis is down.
         "task_publish_retry_policy": {"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5,
                                       "interval_max": 1.0},
+        **beat_config(settings),
+    }
+
+
+def beat_config(settings: Settings) -> dict[str, Any]:
+    """Beat's settings: the schedule from beat_schedule.py, run by celery-redbeat under one Redis lock."""
+    ops = get_ops_settings()
+    keys = AppKeys(settings.namespace)
+    return {
+        "beat_schedule": celery_beat_schedule(fast=ops.beat_fast, sweep_every_s=ops.sweep_interval_s),
+        # Schedule state and the lock live in Redis, so a second Beat started by mistake waits instead of firing.
+        "beat_scheduler": "redbeat.RedBeatScheduler",
+        "beat_max_interval": ops.beat_max_interval_s,
+        "redbeat_redis_url": settings.broker_url or settings.effective_redis_url,
+        # Set explicitly: otherwise redbeat borrows the broker's transport options, which are not client options.
+        "redbeat_redis_options": {},
+        "redbeat_key_prefix": keys.beat_prefix(),
+        "redbeat_lock_key": keys.beat_lock(),
+        "redbeat_lock_timeout": ops.beat_lock_timeout_s,
     }

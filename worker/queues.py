@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kombu import Queue
+from kombu import Queue  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +35,10 @@ DEFAULT_QUEUE = "ai_analysis"
 
 def kombu_queues() -> tuple[Queue, ...]:
     """The queues as kombu declarations (max priority 9 to match the Redis priority steps)."""
-    return tuple(Queue(q.name, routing_key=q.name, queue_arguments={"x-max-priority": 9}) for q in QUEUES)
+    return tuple(
+        Queue(q.name, routing_key=q.name, queue_arguments={"x-max-priority": 9})  # type: ignore[no-untyped-call]
+        for q in QUEUES
+    )
 
 
 def task_routes() -> dict[str, dict[str, object]]:
