@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from notify.models import NotificationType
 from progress import ProgressStore, TaskStatus
+from progress.ops import status_indexes
 
 DAY_S = 86_400
 _CHUNK = 500
@@ -29,29 +30,30 @@ class DailySummary(BaseModel):
 def daily_summary(
     store: ProgressStore, *, now_ms: int | None = None, window_s: int = DAY_S, exclude: Collection[str] = ()
 ) -> DailySummary:
-    """Counts the tasks created in the window from the all-tasks index (cost bounded by the window's tasks)."""
+    """Counts the tasks created in the window from the per-status indexes (cost bounded by the window's tasks)."""
     end = store.now_ms() if now_ms is None else now_ms
     start = end - window_s * 1000
     by_status: Counter[str] = Counter()
     by_type_status: dict[str, Counter[str]] = {}
-    offset = 0
-    while True:
-        # Paged, so a busy day never makes one huge reply.
-        ids: list[str] = store.redis.zrangebyscore(  # type: ignore[assignment]
-            store.keys.index(), start, end, start=offset, num=_CHUNK
-        )
-        offset += len(ids)
-        wanted = [i for i in ids if i not in exclude]
-        pipe = store.redis.pipeline(transaction=False)
-        for tid in wanted:
-            pipe.hmget(store.keys.record(tid), "status", "type")
-        for status, task_type in pipe.execute() if wanted else []:
-            if status is None:
-                continue  # removed by cleanup between the two reads
-            by_status[status] += 1
-            by_type_status.setdefault(task_type or "", Counter())[status] += 1
-        if len(ids) < _CHUNK:
-            break
+    for index in status_indexes(store.keys):  # one sorted set per status: together, every task
+        offset = 0
+        while True:
+            # Paged, so a busy day never makes one huge reply.
+            ids: list[str] = store.redis.zrangebyscore(  # type: ignore[assignment]
+                index, start, end, start=offset, num=_CHUNK
+            )
+            offset += len(ids)
+            wanted = [i for i in ids if i not in exclude]
+            pipe = store.redis.pipeline(transaction=False)
+            for tid in wanted:
+                pipe.hmget(store.keys.record(tid), "status", "type")
+            for status, task_type in pipe.execute() if wanted else []:
+                if status is None:
+                    continue  # removed by cleanup between the two reads
+                by_status[status] += 1
+                by_type_status.setdefault(task_type or "", Counter())[status] += 1
+            if len(ids) < _CHUNK:
+                break
     tz = store.config.tz
     return DailySummary(
         window_start=datetime.fromtimestamp(start / 1000.0, tz),

@@ -128,14 +128,23 @@ class AsyncProgressStore:
         return bool(await self._run(ops.delete_call(self.keys, [task_id])))
 
     async def cleanup(self, *, batch: int = 500) -> int:
-        """Removes ended records older than the retention period; returns how many."""
+        """Removes records that ended longer ago than the retention period; returns how many."""
         cutoff = self.now_ms() - self.config.retention_s * 1000
         removed = 0
-        while True:
-            ids = await self._r.zrangebyscore(self.keys.ended(), "-inf", cutoff, start=0, num=batch)
-            if not ids:
-                return removed
-            removed += int(await self._run(ops.delete_call(self.keys, list(ids))))
+        # Created-before-cutoff is necessary for ended-before-cutoff, so scanning each final status's index by
+        # creation time finds every candidate; the script deletes only those that really ended by the cutoff.
+        for index in ops.terminal_indexes(self.keys):
+            offset = 0
+            while True:
+                ids = await self._r.zrangebyscore(index, "-inf", cutoff, start=offset, num=batch)
+                if not ids:
+                    break
+                deleted = int(await self._run(ops.delete_call(self.keys, list(ids), cutoff_ms=cutoff)))
+                removed += deleted
+                offset += len(ids) - deleted  # the kept ones (ended recently) stay in front
+                if len(ids) < batch:
+                    break
+        return removed
 
     async def get_task_status(self, task_id: str) -> TaskRecord | None:
         """The task's full record, or None if unknown."""
@@ -160,8 +169,16 @@ class AsyncProgressStore:
         """One page of tasks matching the filters, newest first, with the summary (cost independent of N)."""
         plan = ops.list_plan(self.keys, status, task_type, symbol, page, limit)
         pipe = self._r.pipeline(transaction=True)
-        pipe.zcard(plan.index).zrevrange(plan.index, plan.start, plan.stop).hgetall(self.keys.counts())
-        total, ids, counts = await pipe.execute()
+        for index in plan.indexes:
+            pipe.zcard(index)
+        for index in plan.indexes:
+            pipe.zrevrange(index, plan.first, plan.stop, withscores=True)
+        pipe.hgetall(self.keys.counts())
+        replies = await pipe.execute()
+        n = len(plan.indexes)
+        total = sum(replies[:n])
+        ids = ops.page_ids(plan, replies[n : 2 * n])
+        counts = replies[-1]
         hashes: list[dict[str, str]] = []
         if ids:
             pipe = self._r.pipeline(transaction=False)
@@ -184,10 +201,13 @@ class AsyncProgressStore:
         ping_ms = (time.perf_counter() - t0) * 1000.0
         pipe = self._r.pipeline(transaction=False)
         pipe.hgetall(self.keys.counts())
-        pipe.zcount(self.keys.index(), ops.start_of_day_ms(self.now_ms(), self.config), "+inf")
+        midnight = ops.start_of_day_ms(self.now_ms(), self.config)
+        for index in ops.status_indexes(self.keys):
+            pipe.zcount(index, midnight, "+inf")
         pipe.hgetall(self.keys.stats())
         pipe.info("memory")
-        counts, today, stats, memory = await pipe.execute()
+        counts, *todays, stats, memory = await pipe.execute()
+        today = sum(todays)
         return build_health(ping_ms, counts, today, stats, memory)
 
     async def watch(
@@ -211,7 +231,7 @@ class AsyncProgressStore:
                 continue
             for entry_id, fields in reply[0][1]:
                 last = entry_id
-                event = event_from_entry(entry_id, fields, self.config.tz)
+                event = event_from_entry(entry_id, fields, self.config.tz, task_id)
                 yield event
                 if event.status.is_terminal:
                     return

@@ -105,13 +105,36 @@ def _eta_seconds(
     return None
 
 
-def event_from_entry(entry_id: str, fields: dict[str, str], tz: ZoneInfo) -> ProgressEvent:
-    """Builds an event from one stream entry (or one published message)."""
-    data = json.loads(fields["d"])
+_KINDS = {"created", "status", "progress", "snapshot"}
+
+
+def event_from_entry(entry_id: str, fields: dict[str, str], tz: ZoneInfo, task_id: str = "") -> ProgressEvent:
+    """Builds an event from a stream entry (compact fields, see _common.lua) or a published JSON ({"d": ...})."""
+    if "d" in fields:
+        return event_from_message(entry_id, fields["d"], tz)
+    ms = int(entry_id.partition("-")[0])
+    kind = fields.get("k", "progress")
+    return ProgressEvent(
+        id=entry_id,
+        task_id=fields.get("i", task_id),
+        status=TaskStatus(fields["s"]),
+        current=_int(fields.get("c")),
+        total=_int(fields.get("t")),
+        message=fields.get("m", ""),
+        timestamp=from_ms(ms, tz),
+        kind=kind if kind in _KINDS else "progress",
+        step=fields.get("p"),
+        error_message=fields.get("e"),
+    )
+
+
+def event_from_message(event_id: str, payload: str, tz: ZoneInfo) -> ProgressEvent:
+    """Builds an event from the JSON update.lua and create.lua publish (with the task id and timestamp)."""
+    data = json.loads(payload)
     data["timestamp"] = from_ms(data["timestamp"], tz)
-    if isinstance(data.get("message"), dict):  # cjson turns an empty Lua string field into "" already; be safe
+    if not isinstance(data.get("message"), str):  # cjson encodes an empty Lua table, never expected here
         data["message"] = ""
-    return ProgressEvent(id=entry_id, **data)
+    return ProgressEvent(id=event_id, **data)
 
 
 def snapshot_event(record: TaskRecord) -> ProgressEvent:

@@ -17,7 +17,7 @@ class StoreConfig(BaseModel):
     events_maxlen: int = Field(default=1_000, ge=10, description="events kept per task for resuming watchers")
     all_events_maxlen: int = Field(default=10_000, ge=10, description="events kept in the all-tasks stream")
     events_ttl_after_end_s: int = Field(
-        default=3_600, ge=1, description="an ended task's event stream is kept this long; then watchers get a snapshot"
+        default=300, ge=1, description="an ended task's event stream is kept this long; then watchers get a snapshot"
     )
     timezone: str = Field(default="Asia/Tokyo", description="time zone of the timestamps in records (seed: JST)")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import combinations
 
-# Filter dimensions that get their own sorted-set index. Status-bearing indexes move when a task changes status,
+# Filter dimensions combined with the status in the sorted-set indexes. Indexes move when a task changes status,
 # so their names end with the status: the Lua scripts append it to a prefix built here (see `status_prefixes`).
 _STATIC_DIMS = ("type", "symbol")
 
@@ -40,34 +40,29 @@ class Keys:
         """Hash of store-wide counters (ignored late updates, ...)."""
         return f"{self.namespace}:stats"
 
-    def ended(self) -> str:
-        """Sorted set of terminal task ids scored by end time (retention)."""
-        return f"{self.namespace}:ended"
-
     def heartbeats(self) -> str:
         """Sorted set of running task ids scored by their last write (stale-task sweep)."""
         return f"{self.namespace}:heartbeats"
 
-    def index(self, *, task_type: str | None = None, symbol: str | None = None, status: str | None = None) -> str:
-        """Sorted set (score: creation ms) of the task ids matching every given filter."""
+    def index(self, status: str, *, task_type: str | None = None, symbol: str | None = None) -> str:
+        """Sorted set (score: creation ms) of the ids of tasks in `status` matching the other given filters.
+
+        There is one per status and combination of filters, so any filtered page is one range read; a listing
+        without a status filter merges the per-status sets (cost set by the page, never by the number of tasks).
+        """
         parts = [f"{self.namespace}:idx"]
         if task_type is not None:
             parts.append(f"type={task_type}")
         if symbol is not None:
             parts.append(f"symbol={symbol}")
-        if status is not None:
-            # Always last, so that `status_prefixes` + status rebuilds the same name.
-            parts.append(f"status={status}")
+        # Always last, so that `status_prefixes` + status rebuilds the same name.
+        parts.append(f"status={status}")
         return ":".join(parts)
 
-    def static_indexes(self, task_type: str, symbol: str | None) -> list[str]:
-        """Indexes a task joins at creation and never leaves until deleted (no status in them)."""
-        return [self.index(**f) for f in _filter_subsets(task_type, symbol)]
-
     def status_prefixes(self, task_type: str, symbol: str | None) -> list[str]:
-        """Prefixes that, with the status appended, name every status-bearing index of a task."""
+        """Prefixes that, with the status appended, name every index holding a task of this type and symbol."""
         marker = "\x00"
-        return [self.index(**f, status=marker).removesuffix(marker) for f in _filter_subsets(task_type, symbol)]
+        return [self.index(marker, **f).removesuffix(marker) for f in _filter_subsets(task_type, symbol)]
 
 
 def _filter_subsets(task_type: str, symbol: str | None) -> list[dict[str, str]]:

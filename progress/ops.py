@@ -5,6 +5,8 @@ The sync and async stores share these, so the two differ only in how they wait f
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 import math
 from dataclasses import dataclass
@@ -44,7 +46,6 @@ def create_call(cfg: StoreConfig, keys: Keys, spec: TaskCreate, task_id: str, no
             spec.total_items,
             spec.message,
             dumps(spec.metadata),
-            "\n".join(keys.static_indexes(spec.task_type, spec.symbol)),
             "\n".join(keys.status_prefixes(spec.task_type, spec.symbol)),
             cfg.events_maxlen,
             cfg.all_events_maxlen,
@@ -71,7 +72,7 @@ def update_call(cfg: StoreConfig, keys: Keys, task_id: str, change: dict[str, An
     """The update.lua call applying `change` (see the script's header for its members)."""
     return Call(
         "update",
-        [keys.record(task_id), keys.counts(), keys.all_events(), keys.ended(), keys.stats(), keys.heartbeats()],
+        [keys.record(task_id), keys.counts(), keys.all_events(), keys.stats(), keys.heartbeats()],
         [
             now_ms,
             dumps({k: v for k, v in change.items() if v is not None}),
@@ -104,26 +105,38 @@ def parse_update(cfg: StoreConfig, task_id: str, change: dict[str, Any], reply: 
 
 @dataclass(frozen=True, slots=True)
 class ListPlan:
-    """Which index to read and which slice of it is the page."""
+    """Which indexes to read and which slice of their newest-first merge is the page."""
 
-    index: str
+    indexes: list[str]
     start: int
     stop: int
     page: int
     limit: int
 
+    @property
+    def first(self) -> int:
+        """Rank to read each index from: the page itself from one index; from the top when merging several."""
+        return self.start if len(self.indexes) == 1 else 0
+
 
 def list_plan(
     keys: Keys, status: str | None, task_type: str | None, symbol: str | None, page: int, limit: int
 ) -> ListPlan:
-    """The one sorted set that holds exactly the tasks matching the filters, and the page's ranks in it."""
+    """The sorted sets holding exactly the matching tasks (one, or one per status), and the page's ranks."""
     if page < 1 or not 1 <= limit <= 1000:
         raise ValueError("page must be >= 1 and limit between 1 and 1000")
-    if status is not None:
-        TaskStatus(status)  # raises ValueError naming the bad status
-    index = keys.index(task_type=task_type or None, symbol=symbol or None, status=status or None)
+    statuses = [TaskStatus(status).value] if status else [s.value for s in TaskStatus]  # ValueError names it
+    indexes = [keys.index(s, task_type=task_type or None, symbol=symbol or None) for s in statuses]
     start = (page - 1) * limit
-    return ListPlan(index, start, start + limit - 1, page, limit)
+    return ListPlan(indexes, start, start + limit - 1, page, limit)
+
+
+def page_ids(plan: ListPlan, ranges: list[list[tuple[str, float]]]) -> list[str]:
+    """The page from each index's newest `stop + 1` entries, merged newest first (ties by id, stable)."""
+    if len(ranges) == 1:
+        return [member for member, _ in ranges[0]]  # read from plan.first: already the page
+    merged = heapq.merge(*ranges, key=lambda e: (-e[1], e[0]))
+    return [member for member, _ in itertools.islice(merged, plan.start, plan.stop + 1)]
 
 
 def build_list(
@@ -152,9 +165,19 @@ def start_of_day_ms(now_ms: int, cfg: StoreConfig) -> int:
     return int((midnight - timedelta(0)).timestamp() * 1000)
 
 
-def delete_call(keys: Keys, task_ids: list[str]) -> Call:
-    """The delete.lua call removing these records and their traces."""
-    args: ScriptArgs = []
+def delete_call(keys: Keys, task_ids: list[str], *, cutoff_ms: int = -1) -> Call:
+    """The delete.lua call removing these records (only those ended by `cutoff_ms`, when given)."""
+    args: ScriptArgs = [cutoff_ms]
     for tid in task_ids:
         args += [keys.record(tid), tid]
-    return Call("delete", [keys.counts(), keys.ended(), keys.heartbeats()], args)
+    return Call("delete", [keys.counts(), keys.heartbeats()], args)
+
+
+def terminal_indexes(keys: Keys) -> list[str]:
+    """The unfiltered indexes of the final statuses (retention scans them by creation time)."""
+    return [keys.index(s.value) for s in TaskStatus if s.is_terminal]
+
+
+def status_indexes(keys: Keys) -> list[str]:
+    """The unfiltered index of every status."""
+    return [keys.index(s.value) for s in TaskStatus]

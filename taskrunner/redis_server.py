@@ -55,6 +55,9 @@ class RedisServer:
             "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.data_dir),
             "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
             "--maxmemory-policy", "noeviction", "--daemonize", "yes" if daemonize else "no",
+            # Many small per-task event streams: 6.2 allocates a whole node up front, so keep nodes small; and
+            # keep typical task records (JSON results up to 256 bytes a field) in the compact hash encoding.
+            "--stream-node-max-bytes", "512", "--hash-max-ziplist-value", "256",
             "--pidfile", str(self.data_dir / "redis.pid"), "--logfile", str(self.data_dir / "redis.log"),
         ]
 

@@ -2,9 +2,12 @@
 -- libraries, so scripts.py concatenates this file in front of them at load time).
 --
 -- A task record (hash) keeps the names of its own secondary keys, written once at creation by keys.py:
---   idx  : "\n"-joined sorted sets that hold the task whatever its status
---   sidx : "\n"-joined prefixes of the status-bearing sorted sets; the status is appended to each
+--   sidx : "\n"-joined prefixes of the sorted-set indexes holding it; its status is appended to each
 --   evk  : the task's event stream
+--
+-- Stream entries are compact and have the same fields in the same order, so Redis stores the field names once
+-- per stream node: s status, c current, t total, m message, k kind, then optionally e error, p step, i task id
+-- (only in the all-tasks stream). The entry id's milliseconds are the event's time.
 
 local TERMINAL = {completed = true, error = true, cancelled = true}
 local KNOWN = {created = true, running = true, paused = true, completed = true, error = true, cancelled = true}
@@ -16,16 +19,27 @@ local function split_lines(s)
   return out
 end
 
--- Removes one record and every trace of it (indexes, count, event stream, retention and heartbeat entries).
--- Returns 1 if a record was deleted, 0 if it was already gone.
-local function delete_record(record_key, task_id, counts_key, ended_key, heartbeats_key)
-  local f = redis.call('HMGET', record_key, 'status', 'idx', 'sidx', 'evk')
-  redis.call('ZREM', ended_key, task_id)
+-- Field/value list of a stream entry for an event table.
+local function entry_fields(ev, with_id)
+  local f = {'s', ev.status, 'c', ev.current, 't', ev.total, 'm', ev.message, 'k', ev.kind}
+  if ev.error_message then f[#f + 1] = 'e'; f[#f + 1] = ev.error_message end
+  if ev.step then f[#f + 1] = 'p'; f[#f + 1] = ev.step end
+  if with_id then f[#f + 1] = 'i'; f[#f + 1] = ev.task_id end
+  return f
+end
+
+-- Removes one record and every trace of it (indexes, count, event stream, heartbeat entry) when it ended at or
+-- before `cutoff` (or always, with cutoff < 0). Returns 1 if deleted, 0 if gone already or not old enough.
+local function delete_record(record_key, task_id, counts_key, heartbeats_key, cutoff)
+  local f = redis.call('HMGET', record_key, 'status', 'sidx', 'evk', 'ended')
+  if not f[1] then
+    redis.call('ZREM', heartbeats_key, task_id)
+    return 0
+  end
+  if cutoff >= 0 and (not f[4] or tonumber(f[4]) > cutoff) then return 0 end
+  for _, p in ipairs(split_lines(f[2])) do redis.call('ZREM', p .. f[1], task_id) end
+  if f[3] then redis.call('DEL', f[3]) end
   redis.call('ZREM', heartbeats_key, task_id)
-  if not f[1] then return 0 end
-  for _, k in ipairs(split_lines(f[2])) do redis.call('ZREM', k, task_id) end
-  for _, p in ipairs(split_lines(f[3])) do redis.call('ZREM', p .. f[1], task_id) end
-  if f[4] then redis.call('DEL', f[4]) end
   redis.call('HINCRBY', counts_key, f[1], -1)
   redis.call('DEL', record_key)
   return 1

@@ -5,10 +5,9 @@
 --
 -- KEYS[1] record        hash
 -- KEYS[2] counts        hash    status -> number of records
--- KEYS[3] all events    stream  every task's events (capped)
--- KEYS[4] ended         zset    terminal task ids by end ms (retention)
--- KEYS[5] stats         hash    store-wide counters
--- KEYS[6] heartbeats    zset    started, unfinished task ids by last write ms
+-- KEYS[3] all events    stream  every task's status changes and steps (capped)
+-- KEYS[4] stats         hash    store-wide counters
+-- KEYS[5] heartbeats    zset    started, unfinished task ids by last write ms
 -- ARGV[1] now (ms since the epoch)
 -- ARGV[2] change, a JSON object; every member optional:
 --           status, current, incr (added to current: children finishing a batch), total, message,
@@ -24,32 +23,39 @@
 
 local now = tonumber(ARGV[1])
 local change = cjson.decode(ARGV[2])
-local cur = redis.call('HMGET', KEYS[1], 'status', 'created', 'sidx', 'evk', 'started', 'id')
+-- Everything the change needs is read at once: one HMGET, then one HSET (the hot path makes 6 calls in all).
+local cur = redis.call('HMGET', KEYS[1], 'status', 'created', 'sidx', 'evk', 'started', 'id', 'cur', 'total',
+  'msg', 'error')
 local old = cur[1]
-if not old then return {'missing', '', ''} end
+if not old then return {'missing', '', '', ''} end
 local id = cur[6]
 
 if TERMINAL[old] then
   redis.call('HINCRBY', KEYS[1], 'ignored', 1)
-  redis.call('HINCRBY', KEYS[5], 'ignored_updates', 1)
-  local f = redis.call('HMGET', KEYS[1], 'cur', 'total', 'updated')
-  return {'ignored', old, '', cjson.encode({current = tonumber(f[1]), total = tonumber(f[2]),
-    timestamp = tonumber(f[3])})}
+  redis.call('HINCRBY', KEYS[4], 'ignored_updates', 1)
+  local updated = redis.call('HGET', KEYS[1], 'updated')
+  return {'ignored', old, '', cjson.encode({current = tonumber(cur[7]), total = tonumber(cur[8]),
+    timestamp = tonumber(updated)})}
 end
 
 local new = change.status
 if new == nil or new == cjson.null or new == '' then new = old end
-if not KNOWN[new] or new == 'created' and old ~= 'created' then return {'invalid', old, ''} end
+if not KNOWN[new] or new == 'created' and old ~= 'created' then return {'invalid', old, '', ''} end
 -- A worker's routine progress call must not undo an operator's pause; its numbers are still recorded.
 if change.soft and old == 'paused' and new == 'running' then new = 'paused' end
 
+local current = tonumber(cur[7]) or 0
+local total = tonumber(cur[8]) or 0
+local message = cur[9] or ''
+local err = cur[10]
 local sets = {'status', new, 'updated', now}
 local function put(field, value) sets[#sets + 1] = field; sets[#sets + 1] = value end
-if change.current ~= nil then put('cur', change.current) end
-if change.incr ~= nil then redis.call('HINCRBY', KEYS[1], 'cur', change.incr) end
-if change.total ~= nil then put('total', change.total) end
-if change.message ~= nil then put('msg', change.message) end
-if change.error_message ~= nil then put('error', change.error_message) end
+if change.current ~= nil then current = change.current end
+if change.incr ~= nil then current = current + change.incr end
+if change.current ~= nil or change.incr ~= nil then put('cur', current) end
+if change.total ~= nil then total = change.total; put('total', total) end
+if change.message ~= nil then message = change.message; put('msg', message) end
+if change.error_message ~= nil then err = change.error_message; put('error', err) end
 if change.last_error ~= nil then put('last_error', change.last_error) end
 if change.worker ~= nil then put('worker', change.worker) end
 if (new == 'running' or change.start) and not cur[5] then put('started', now) end
@@ -97,16 +103,13 @@ end
 
 if change.start then redis.call('HINCRBY', KEYS[1], 'attempt', 1) end
 
-local payload = {task_id = id, status = new, timestamp = now, kind = (new ~= old) and 'status' or 'progress'}
 if TERMINAL[new] then
   put('ended', now)
-  redis.call('ZADD', KEYS[4], now, id)
-  redis.call('ZREM', KEYS[6], id)
+  redis.call('ZREM', KEYS[5], id)
   redis.call('PEXPIRE', cur[4], ARGV[6])
 elseif new == 'running' or new == 'paused' then
-  redis.call('ZADD', KEYS[6], now, id)
+  redis.call('ZADD', KEYS[5], now, id)
 end
-redis.call('HSET', KEYS[1], unpack(sets))
 
 if new ~= old then
   for _, p in ipairs(split_lines(cur[3])) do
@@ -117,15 +120,18 @@ if new ~= old then
   redis.call('HINCRBY', KEYS[2], new, 1)
 end
 
-local snap = redis.call('HMGET', KEYS[1], 'cur', 'total', 'msg', 'error')
-payload.current = tonumber(snap[1])
-payload.total = tonumber(snap[2])
-payload.message = snap[3] or ''
-if snap[4] then payload.error_message = snap[4] end
+local payload = {task_id = id, status = new, timestamp = now, kind = (new ~= old) and 'status' or 'progress',
+  current = current, total = total, message = message}
+if err then payload.error_message = err end
 if step ~= nil and step.name ~= nil then payload.step = step.name end
 local body = cjson.encode(payload)
-local ev = redis.call('XADD', cur[4], 'MAXLEN', '~', ARGV[3], '*', 'd', body)
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 'd', body)
-redis.call('HSET', KEYS[1], 'ev', ev)
+local ev = redis.call('XADD', cur[4], 'MAXLEN', '~', ARGV[3], '*', unpack(entry_fields(payload, false)))
+-- The all-tasks stream (dashboards resuming after a disconnect) keeps status changes and steps; routine progress
+-- reaches live dashboards through Pub/Sub and each task's own stream, which keeps the hot path at 6 calls.
+if payload.kind == 'status' or step ~= nil then
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', unpack(entry_fields(payload, true)))
+end
+put('ev', ev)
+redis.call('HSET', KEYS[1], unpack(sets))
 redis.call('PUBLISH', ARGV[5], ev .. ' ' .. body)
 return {'ok', new, ev, body}

@@ -221,3 +221,20 @@ def test_one_update_is_one_round_trip_to_redis(redis_base: str) -> None:
     before = CountingConnection.sent
     st.update_progress(tid, current_items=2, message="two")
     assert CountingConnection.sent - before == 1
+
+
+def test_cleanup_keeps_a_long_task_that_started_before_the_cutoff_but_ended_recently(
+    redis_client: redis.Redis,
+) -> None:
+    now = [1_700_000_000.0]
+    st = ProgressStore(redis_client, config=StoreConfig(retention_s=3600), clock=lambda: now[0])
+    long_task = _task_in(st, TaskStatus.RUNNING)
+    now[0] += 7200
+    st.update_progress(long_task, "completed")
+    now[0] += 60
+
+    assert st.cleanup() == 0
+    assert st.require(long_task).status is TaskStatus.COMPLETED
+
+    now[0] += 3600
+    assert st.cleanup() == 1 and st.get_task_status(long_task) is None
