@@ -29,6 +29,12 @@ def _obj(value: str | None) -> dict[str, Any]:
     return decoded if isinstance(decoded, dict) else {}
 
 
+def _prefixed(h: dict[str, str], prefix: str) -> dict[str, Any]:
+    """The object stored key by key under `prefix` (see update.lua's merge)."""
+    n = len(prefix)
+    return {k[n:]: json.loads(v) for k, v in h.items() if k.startswith(prefix)}
+
+
 def _steps(value: str | None, tz: ZoneInfo) -> list[Step]:
     if not value or value == "{}":  # cjson encodes an empty Lua table as {}
         return []
@@ -72,8 +78,8 @@ def record_from_hash(h: dict[str, str], tz: ZoneInfo, now_ms: int) -> TaskRecord
         estimated_completion=estimated,
         rate_per_second=None if rate is None else round(rate, 3),
         eta_seconds=None if eta is None else round(eta, 3),
-        processing_details=_obj(h.get("details")),
-        results=_obj(h.get("results")),
+        processing_details=_prefixed(h, "d:"),
+        results=_prefixed(h, "r:"),
         error_message=h.get("error") or None,
         metadata=_obj(h.get("meta")),
         steps=steps,

@@ -11,7 +11,7 @@ import json
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from progress.codec import from_ms, record_from_hash
 from progress.config import StoreConfig
@@ -68,6 +68,15 @@ def parse_create(cfg: StoreConfig, spec: TaskCreate, task_id: str, now_ms: int, 
     )
 
 
+def encode_change(change: dict[str, Any]) -> str:
+    """update.lua's change JSON: None members dropped; details/results values pre-encoded one by one."""
+    out = {k: v for k, v in change.items() if v is not None}
+    for name in ("details", "results"):
+        if name in out:
+            out[name] = {str(k): dumps(v) for k, v in out[name].items()}
+    return dumps(out)
+
+
 def update_call(cfg: StoreConfig, keys: Keys, task_id: str, change: dict[str, Any], now_ms: int) -> Call:
     """The update.lua call applying `change` (see the script's header for its members)."""
     return Call(
@@ -75,7 +84,7 @@ def update_call(cfg: StoreConfig, keys: Keys, task_id: str, change: dict[str, An
         [keys.record(task_id), keys.counts(), keys.all_events(), keys.stats(), keys.heartbeats()],
         [
             now_ms,
-            dumps({k: v for k, v in change.items() if v is not None}),
+            encode_change(change),
             cfg.events_maxlen,
             cfg.all_events_maxlen,
             keys.channel(task_id),
@@ -84,23 +93,43 @@ def update_call(cfg: StoreConfig, keys: Keys, task_id: str, change: dict[str, An
     )
 
 
-def parse_update(cfg: StoreConfig, task_id: str, change: dict[str, Any], reply: list[Any]) -> UpdateResult:
-    """Reads update.lua's reply; raises for a missing task or a refused transition."""
-    code, status, event_id = str(reply[0]), str(reply[1]), str(reply[2])
+class Written(NamedTuple):
+    """update.lua's reply, checked: whether the change was applied, the status now, the event id and JSON."""
+
+    applied: bool
+    status: TaskStatus
+    event_id: str | None
+    body: str
+
+
+def check_update(task_id: str, change: dict[str, Any], reply: list[Any]) -> Written:
+    """Reads update.lua's reply cheaply (the reporter's path); raises for a missing task or a refused change."""
+    code, status = reply[0], reply[1]
     if code == "missing":
         raise TaskNotFound(task_id)
     if code == "invalid":
         raise InvalidTransition(task_id, status, str(change.get("status")))
-    body = json.loads(reply[3]) if len(reply) > 3 and reply[3] else {}
+    return Written(code == "ok", TaskStatus(status), reply[2] or None, reply[3] if len(reply) > 3 else "")
+
+
+def to_result(cfg: StoreConfig, task_id: str, written: Written) -> UpdateResult:
+    """The seed's update response for a checked reply."""
+    body = json.loads(written.body) if written.body else {}
     current, total = int(body.get("current", 0)), int(body.get("total", 0))
-    return UpdateResult(
+    # Built without validation: every value comes from update.lua, typed above (this is the hot path).
+    return UpdateResult.model_construct(
         task_id=task_id,
-        status=TaskStatus(status),
-        progress=ProgressInfo(current=current, total=total, percentage=percentage(current, total)),
-        updated_at=from_ms(body.get("timestamp") or 0, cfg.tz),
-        applied=code == "ok",
-        event_id=event_id or None,
+        status=written.status,
+        progress=ProgressInfo.model_construct(current=current, total=total, percentage=percentage(current, total)),
+        updated_at=from_ms(body.get("timestamp") or 0, cfg.tz) or datetime.fromtimestamp(0, cfg.tz),
+        applied=written.applied,
+        event_id=written.event_id,
     )
+
+
+def parse_update(cfg: StoreConfig, task_id: str, change: dict[str, Any], reply: list[Any]) -> UpdateResult:
+    """Reads update.lua's reply into the seed's update response; raises for a missing task or a refused change."""
+    return to_result(cfg, task_id, check_update(task_id, change, reply))
 
 
 @dataclass(frozen=True, slots=True)

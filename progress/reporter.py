@@ -7,16 +7,24 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
+from progress.config import StoreConfig
 from progress.errors import TaskCancelled
 from progress.models import StepDefinition, UpdateResult
+from progress.ops import Written, to_result
 from progress.status import TaskStatus
 
 
 class Writer(Protocol):
     """What the reporter needs from a store."""
 
+    config: StoreConfig
+
+    def write(self, task_id: str, change: dict[str, Any]) -> Written:
+        """Applies one change in one round trip; the bare reply."""
+        ...
+
     def apply(self, task_id: str, change: dict[str, Any]) -> UpdateResult:
-        """Applies one change in one round trip."""
+        """Applies one change in one round trip; the seed's update response."""
         ...
 
     def watch(self, task_id: str, after: str | None = None, *, block_ms: int = ..., timeout: float | None = ...) -> Any:
@@ -56,11 +64,11 @@ class ProgressReporter:
         self.writes = 0
         self.calls = 0
         self.finished = False
-        self.last: UpdateResult | None = None
+        self.last: Written | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------------------------
 
-    def start(self, total: int | None = None, message: str = "running", *, worker: str | None = None) -> UpdateResult:
+    def start(self, total: int | None = None, message: str = "running", *, worker: str | None = None) -> Written:
         """Marks a new attempt running (attempt count +1); raises TaskCancelled if it was cancelled meanwhile."""
         if total is not None:
             self.total = total
@@ -97,7 +105,7 @@ class ProgressReporter:
         """Adds `n` done items."""
         self.update(self.current + n, message=message)
 
-    def flush(self) -> UpdateResult | None:
+    def flush(self) -> Written | None:
         """Writes the coalesced values now, if any."""
         if not self._pending or self.finished:
             return None
@@ -105,23 +113,23 @@ class ProgressReporter:
         change["status"] = TaskStatus.RUNNING.value
         return self._write(change, soft=True)
 
-    def check(self) -> UpdateResult:
+    def check(self) -> Written:
         """Writes whatever is pending (or a heartbeat) now, to learn of a cancel or pause at once."""
         change, self._pending = self._pending, {}
         change["status"] = TaskStatus.RUNNING.value
         return self._write(change, soft=True)
 
-    def complete(self, results: dict[str, Any] | None = None, message: str = "completed") -> UpdateResult | None:
+    def complete(self, results: dict[str, Any] | None = None, message: str = "completed") -> Written | None:
         """Writes the final state: all pending values, the results, status `completed`."""
         return self._finish(TaskStatus.COMPLETED, {"results": results or {}, "message": message})
 
     def fail(
         self, error_message: str, message: str = "error", details: dict[str, Any] | None = None
-    ) -> UpdateResult | None:
+    ) -> Written | None:
         """Writes the final state as `error` with its message (and details, e.g. which fields were invalid)."""
         return self._finish(TaskStatus.ERROR, {"error_message": error_message, "message": message, "details": details})
 
-    def cancelled(self, message: str = "cancelled") -> UpdateResult | None:
+    def cancelled(self, message: str = "cancelled") -> Written | None:
         """Writes the final state as `cancelled` (a no-op if an operator already cancelled it)."""
         return self._finish(TaskStatus.CANCELLED, {"message": message})
 
@@ -130,7 +138,7 @@ class ProgressReporter:
         self.flush()
         self.finished = True
 
-    def retrying(self, error: str, countdown: float | None = None) -> UpdateResult | None:
+    def retrying(self, error: str, countdown: float | None = None) -> Written | None:
         """Records that this attempt failed and another is scheduled; the task stays non-final."""
         when = "" if countdown is None else f" in {countdown:g}s"
         change = {**self._pending, "status": TaskStatus.RUNNING.value, "last_error": error,
@@ -140,7 +148,7 @@ class ProgressReporter:
 
     # --- steps --------------------------------------------------------------------------------------------------
 
-    def define_steps(self, steps: Sequence[StepDefinition | str]) -> UpdateResult:
+    def define_steps(self, steps: Sequence[StepDefinition | str]) -> Written:
         """Declares the planned steps (pending), which gives an ETA before items can be counted."""
         defs = [s if isinstance(s, StepDefinition) else StepDefinition(name=s) for s in steps]
         return self._write({"step": {"action": "define", "steps": [d.model_dump() for d in defs]}}, soft=True)
@@ -166,17 +174,17 @@ class ProgressReporter:
         pending, self._pending = self._pending, {}
         return pending
 
-    def _finish(self, status: TaskStatus, extra: dict[str, Any]) -> UpdateResult | None:
+    def _finish(self, status: TaskStatus, extra: dict[str, Any]) -> Written | None:
         if self.finished:
             return None
         change = {**self._take(), **extra, "status": status.value}
         self.finished = True
         return self._write(change, soft=False, raise_on_cancel=False)
 
-    def _write(self, change: dict[str, Any], *, soft: bool, raise_on_cancel: bool = True) -> UpdateResult:
+    def _write(self, change: dict[str, Any], *, soft: bool, raise_on_cancel: bool = True) -> Written:
         if soft:
             change["soft"] = True
-        result = self.store.apply(self.task_id, change)
+        result = self.store.write(self.task_id, change)
         self.writes += 1
         self.last = result
         self._next_write = self._clock() + self.interval
@@ -185,7 +193,8 @@ class ProgressReporter:
             if raise_on_cancel:
                 raise TaskCancelled(self.task_id)
         if self.on_write is not None and result.applied:
-            self.on_write(result)
+            # Only here is the reply turned into a full model: the Celery mirror runs at the throttled rate.
+            self.on_write(to_result(self.store.config, self.task_id, result))
         if result.status is TaskStatus.PAUSED and raise_on_cancel:
             self._wait_while_paused(result.event_id)
         return result

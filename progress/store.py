@@ -58,7 +58,12 @@ class ProgressStore:
         return int(self._clock() * 1000)
 
     def _run(self, call: ops.Call) -> Any:
-        return self._scripts[call.script](keys=call.keys, args=call.args)
+        script = self._scripts[call.script]
+        try:
+            # EVALSHA straight away: the hot path skips redis-py's Script wrapper; it loads the script when missing.
+            return self._r.evalsha(script.sha, len(call.keys), *call.keys, *call.args)
+        except redis.exceptions.NoScriptError:
+            return script(keys=call.keys, args=call.args)
 
     # --- writes -------------------------------------------------------------------------------------------------
 
@@ -119,9 +124,13 @@ class ProgressStore:
         return self.apply(task_id, change_from_update(upd))
 
     def apply(self, task_id: str, change: dict[str, Any]) -> UpdateResult:
-        """Applies a raw change (update.lua's members) in one round trip; the reporter's entry point."""
+        """Applies a raw change (update.lua's members) in one round trip."""
+        return ops.to_result(self.config, task_id, self.write(task_id, change))
+
+    def write(self, task_id: str, change: dict[str, Any]) -> ops.Written:
+        """Applies a raw change in one round trip and returns the bare reply (the reporter's hot path)."""
         reply = self._run(ops.update_call(self.config, self.keys, task_id, change, self.now_ms()))
-        return ops.parse_update(self.config, task_id, change, reply)
+        return ops.check_update(task_id, change, reply)
 
     def cancel_task(self, task_id: str, reason: str = "cancelled") -> UpdateResult:
         """Ends a task as `cancelled`; a running task notices at its next progress write."""

@@ -11,7 +11,7 @@
 -- ARGV[1] now (ms since the epoch)
 -- ARGV[2] change, a JSON object; every member optional:
 --           status, current, incr (added to current: children finishing a batch), total, message,
---           error_message, details{}, results{}, last_error,
+--           error_message, details{key: JSON text}, results{key: JSON text}, last_error,
 --           start (true: a worker begins an attempt), soft (true: a worker's progress; leaves "paused" alone),
 --           worker, step {name, action = define|start|complete|fail, message, error, timeout_ms, estimated_ms,
 --           steps = [{name, timeout_ms, estimated_ms}] for define}
@@ -25,7 +25,7 @@ local now = tonumber(ARGV[1])
 local change = cjson.decode(ARGV[2])
 -- Everything the change needs is read at once: one HMGET, then one HSET (the hot path makes 6 calls in all).
 local cur = redis.call('HMGET', KEYS[1], 'status', 'created', 'sidx', 'evk', 'started', 'id', 'cur', 'total',
-  'msg', 'error')
+  'msg', 'error', 'hb')
 local old = cur[1]
 if not old then return {'missing', '', '', ''} end
 local id = cur[6]
@@ -60,15 +60,14 @@ if change.last_error ~= nil then put('last_error', change.last_error) end
 if change.worker ~= nil then put('worker', change.worker) end
 if (new == 'running' or change.start) and not cur[5] then put('started', now) end
 
-local function merge(field, patch)
+-- details and results are merged key by key: each top-level key is its own hash field ('d:' / 'r:' prefix) whose
+-- value is JSON encoded by the client, so Lua never re-encodes user data (cjson cannot tell [] from {}).
+local function merge(prefix, patch)
   if patch == nil then return end
-  local base = redis.call('HGET', KEYS[1], field)
-  local obj = base and cjson.decode(base) or {}
-  for k, v in pairs(patch) do obj[k] = v end
-  put(field, cjson.encode(obj))
+  for k, v in pairs(patch) do put(prefix .. k, v) end
 end
-merge('details', change.details)
-merge('results', change.results)
+merge('d:', change.details)
+merge('r:', change.results)
 
 local step = change.step
 if step ~= nil then
@@ -107,8 +106,10 @@ if TERMINAL[new] then
   put('ended', now)
   redis.call('ZREM', KEYS[5], id)
   redis.call('PEXPIRE', cur[4], ARGV[6])
-elseif new == 'running' or new == 'paused' then
+elseif (new == 'running' or new == 'paused') and (new ~= old or now - (tonumber(cur[11]) or 0) >= 1000) then
+  -- The heartbeat needs second resolution (the stale sweep's bound is minutes): refreshed at most once a second.
   redis.call('ZADD', KEYS[5], now, id)
+  put('hb', now)
 end
 
 if new ~= old then

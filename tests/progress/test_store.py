@@ -238,3 +238,25 @@ def test_cleanup_keeps_a_long_task_that_started_before_the_cutoff_but_ended_rece
 
     now[0] += 3600
     assert st.cleanup() == 1 and st.get_task_status(long_task) is None
+
+
+def test_results_and_details_keep_lists_and_nesting_exactly(store: ProgressStore) -> None:
+    tid = _task_in(store, TaskStatus.RUNNING)
+    payload = {"failed": [], "curve": [{"d": "2024-01-04", "e": 1.5}], "empty": {}, "text": "上昇 \"quoted\""}
+    store.update_progress(tid, processing_details={"steps_done": [], "n": 0})
+    store.update_progress(tid, "completed", results=payload)
+    rec = store.require(tid)
+    assert rec.results == payload and rec.processing_details == {"steps_done": [], "n": 0}
+
+
+def test_the_heartbeat_follows_writes_at_one_second_resolution(redis_client: redis.Redis) -> None:
+    now = [1_700_000_000.0]
+    st = ProgressStore(redis_client, clock=lambda: now[0])
+    tid = _task_in(st, TaskStatus.RUNNING)
+    for _ in range(6):  # a write every 0.4 s: the heartbeat must still move forward
+        now[0] += 0.4
+        st.update_progress(tid, current_items=1)
+    score = redis_client.zscore(st.keys.heartbeats(), tid)
+    assert score is not None and now[0] * 1000 - score < 1000
+    st.update_progress(tid, "completed")
+    assert redis_client.zscore(st.keys.heartbeats(), tid) is None
