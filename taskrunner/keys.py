@@ -17,15 +17,15 @@ class AppKeys:
 
     # --- market data ----------------------------------------------------------------------------------------
     def bars(self, symbol: str) -> str:
-        """Hash date -> bar JSON of one symbol's daily bars (TTL)."""
+        """Hash date (YYYY-MM-DD) -> bar JSON of one symbol's daily bars (TTL; tasks.market_store)."""
         return f"{self.namespace}:bars:{symbol}"
 
     def last_price(self) -> str:
-        """Hash symbol -> latest close JSON {price, date, updated_at}."""
+        """Hash symbol -> latest close JSON {symbol, price, date, previous_close, change_percent, updated_at}."""
         return f"{self.namespace}:last_price"
 
     def prices_channel(self, symbol: str) -> str:
-        """Pub/Sub channel announcing a symbol's refreshed price."""
+        """Pub/Sub channel announcing a symbol's changed latest price: JSON {symbol, price, date, change_percent}."""
         return f"{self.namespace}:chan:prices:{symbol}"
 
     def batch(self, batch_id: str) -> str:
@@ -34,11 +34,11 @@ class AppKeys:
 
     # --- alerts ---------------------------------------------------------------------------------------------
     def alerts(self) -> str:
-        """Hash alert id -> alert condition JSON."""
+        """Hash alert id -> alert JSON (market.AlertCondition plus user_id; tasks.market_alerts)."""
         return f"{self.namespace}:alerts"
 
     def alerts_fired(self) -> str:
-        """Hash alert id -> when it fired (an alert fires once)."""
+        """Hash alert id -> JSON of when and at what price it fired (set with HSETNX: an alert fires once)."""
         return f"{self.namespace}:alerts:fired"
 
     # --- analysis -------------------------------------------------------------------------------------------
@@ -49,6 +49,10 @@ class AppKeys:
     def analysis_index(self) -> str:
         """Sorted set of analysis ids by expiry ms (cleanup_expired_analysis)."""
         return f"{self.namespace}:analysis:index"
+
+    def user_results_channel(self, user_id: str) -> str:
+        """Pub/Sub channel announcing a user's finished analyses (the API's `analysis:<user>` topic)."""
+        return self.results_channel("analysis", user_id)
 
     # --- notifications (seed 003) ---------------------------------------------------------------------------
     def notification(self, notification_id: str) -> str:
@@ -87,11 +91,24 @@ class AppKeys:
         """Pub/Sub channel of system broadcasts."""
         return f"{self.namespace}:chan:broadcast"
 
+    # --- api (live topics) ----------------------------------------------------------------------------------
+    def results_channel(self, kind: str, user_id: str) -> str:
+        """Pub/Sub channel of one user's finished results of a kind (analysis | backtest)."""
+        return f"{self.results_channel_prefix()}{kind}:{user_id}"
+
+    def results_channel_prefix(self) -> str:
+        """Prefix of every results channel (tells them apart from task channels under the same prefix)."""
+        return f"{self.namespace}:chan:results:"
+
     # --- operations -----------------------------------------------------------------------------------------
     def metrics(self) -> str:
         """Capped stream of system metrics samples."""
         return f"{self.namespace}:metrics"
 
-    def beat_lock(self, job: str) -> str:
-        """Lock that lets one Beat process fire a periodic job once per period."""
-        return f"{self.namespace}:beat:lock:{job}"
+    def beat_prefix(self) -> str:
+        """celery-redbeat's key prefix: entries are prefix+name; redbeat itself adds ':schedule' and ':statics'."""
+        return f"{self.namespace}:beat:"
+
+    def beat_lock(self) -> str:
+        """The lock that lets exactly one Beat process fire the schedule (the others wait as standbys)."""
+        return f"{self.beat_prefix()}:lock"
