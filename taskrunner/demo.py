@@ -38,12 +38,13 @@ def demo_jobs() -> list[DemoJob]:
 
     load_tasks()
     wanted = [
-        DemoJob("fetch 7203.T 1y", "tasks.market_data.fetch_data", {"symbol": "7203.T", "period": "1y"}),
+        DemoJob("fetch 7203.T 5y", "tasks.market_data.fetch_data", {"symbol": "7203.T", "period": "5y"}),
         DemoJob("technical 6758.T", "tasks.analysis.stock_technical_analysis", {"symbol": "6758.T"}),
-        DemoJob("backtest 9984.T SMA", "tasks.backtest.strategy_backtest",
-                {"symbol": "9984.T", "strategy": "sma_crossover"}),
+        DemoJob("backtest 9984.T SMA 5y", "tasks.backtest.strategy_backtest",
+                {"symbol": "9984.T", "strategy": "sma_crossover", "period": "5y"}),
         DemoJob("monte carlo 7203.T", "tasks.backtest.monte_carlo_simulation",
-                {"symbol": "7203.T", "n_paths": 200_000, "batch_size": 20_000}),
+                {"symbol": "7203.T", "n_paths": 2_000_000, "batch_size": 50_000, "path_stats": True,
+                 "horizon_days": 60}),
         DemoJob("notify user demo", "tasks.notifications.send_realtime_notification",
                 {"user_id": "demo", "type": "success", "title": "Demo", "message": "taskrunner demo finished"}),
     ]
@@ -125,20 +126,21 @@ def _run_jobs() -> int:
     for tid, rec in final.items():
         ok &= rec.status.value == "completed"
         body = rec.results if rec.status.value == "completed" else {"error": rec.error_message}
-        console.print(Panel(_short_json(body), title=f"{labels[tid].strip()} — {rec.status.value} "
+        console.print(Panel(_headline(body), title=f"{labels[tid].strip()} — {rec.status.value} "
                             f"in {rec.processing_time_ms} ms", expand=False))
     console.print("summary: " + ", ".join(f"{k}={v}" for k, v in store.summary().items() if v))
     return 0 if ok and len(final) == len(labels) else 1
 
 
-def _short_json(data: dict[str, Any], limit: int = 900) -> str:
-    """Results for the terminal: long lists (equity curves) shortened."""
-    def shorten(v: Any) -> Any:
-        if isinstance(v, list) and len(v) > 6:
-            return [*map(shorten, v[:3]), f"... {len(v) - 3} more"]
-        if isinstance(v, dict):
-            return {k: shorten(x) for k, x in v.items()}
-        return v
-
-    text = json.dumps(shorten(data), ensure_ascii=False, indent=1, default=str)
-    return text if len(text) <= limit else text[:limit] + "\n..."
+def _headline(data: dict[str, Any], limit: int = 9) -> str:
+    """The result's top-level figures for the terminal (lists such as equity curves are left to `status`)."""
+    lines = []
+    for key, value in data.items():
+        if isinstance(value, bool | int | float | str) and not isinstance(value, str) or (
+            isinstance(value, str) and len(value) <= 40
+        ):
+            shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+            lines.append(f"{key}: {shown}")
+        if len(lines) == limit:
+            break
+    return "\n".join(lines) or json.dumps(data, ensure_ascii=False)[:300]
