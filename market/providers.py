@@ -29,7 +29,7 @@ class PriceProvider(Protocol):
 
 def _yfinance(**opts: Any) -> PriceProvider:
     # Imported here so that merely listing providers never touches the optional yfinance extra.
-    from market.yfinance_provider import YFinanceProvider  # noqa: PLC0415
+    from market.yfinance_provider import YFinanceProvider
 
     return YFinanceProvider(**opts)
 

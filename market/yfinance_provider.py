@@ -128,7 +128,7 @@ def bars_from_history(
 
 def _yfinance_ticker_factory() -> TickerFactory:
     try:
-        import yfinance  # noqa: PLC0415  # optional extra: importing at module level would break installs without it
+        import yfinance  # optional extra: importing at module level would break installs without it
     except ImportError as exc:
         raise ProviderUnavailableError(
             f"the yfinance price provider needs the optional yfinance package: {INSTALL_HINT}"

@@ -100,15 +100,18 @@ def cmd_cleanup(_: argparse.Namespace) -> int:
 
 def cmd_health(args: argparse.Namespace) -> int:
     """Prints the health document; exit 1 when unhealthy."""
+    from taskrunner.ops_health import health_command
+
     resolve_redis_url()
-    try:
-        from taskrunner.ops_health import health_command  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        report = open_store().health_check()
-        _print_json(report.model_dump(mode="json"))
-        return 0 if report.status == "healthy" else 1
-    code: int = health_command(list(args.rest))
-    return code
+    return health_command(list(args.rest))
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    """Prints the latest system-metrics samples."""
+    from taskrunner.metrics import metrics_command
+
+    resolve_redis_url()
+    return metrics_command(list(args.rest))
 
 
 def cmd_redis(args: argparse.Namespace) -> int:
@@ -169,9 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
         s.set_defaults(func=lambda a, _act=action: _control(a, _act))
 
     sub.add_parser("cleanup", help="remove expired records").set_defaults(func=cmd_cleanup)
-    h = sub.add_parser("health", help="health document; exit 1 when unhealthy")
-    h.add_argument("rest", nargs=argparse.REMAINDER)
-    h.set_defaults(func=cmd_health)
+    for name, func, text in (("health", cmd_health, "health document; exit 1 when unhealthy"),
+                             ("metrics", cmd_metrics, "latest system-metrics samples")):
+        h = sub.add_parser(name, help=text, add_help=False)  # its own options are parsed by the command itself
+        h.add_argument("rest", nargs=argparse.REMAINDER)
+        h.set_defaults(func=func)
     r = sub.add_parser("redis", help="the embedded Redis")
     r.add_argument("action", choices=["start", "stop", "url"])
     r.set_defaults(func=cmd_redis)
@@ -183,7 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `taskrunner` console script."""
-    args = build_parser().parse_args(argv)
+    args, unknown = build_parser().parse_known_args(argv)
+    if unknown and args.command not in ("health", "metrics", "worker"):
+        build_parser().error(f"unrecognized arguments: {' '.join(unknown)}")
+    if unknown:
+        args.rest = [*unknown, *args.rest]
     code: int = args.func(args)
     return code
 

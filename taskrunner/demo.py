@@ -136,9 +136,7 @@ def _headline(data: dict[str, Any], limit: int = 9) -> str:
     """The result's top-level figures for the terminal (lists such as equity curves are left to `status`)."""
     lines = []
     for key, value in data.items():
-        if isinstance(value, bool | int | float | str) and not isinstance(value, str) or (
-            isinstance(value, str) and len(value) <= 40
-        ):
+        if isinstance(value, bool | int | float) or (isinstance(value, str) and len(value) <= 40):
             shown = f"{value:.4g}" if isinstance(value, float) else str(value)
             lines.append(f"{key}: {shown}")
         if len(lines) == limit:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from progress.config import StoreConfig
@@ -38,6 +38,36 @@ class Settings(BaseSettings):
     soft_time_limit_s: int = Field(default=3_300, description="SoftTimeLimitExceeded raised in the task")
     time_limit_s: int = Field(default=3_600, description="the worker kills the task")
     visibility_timeout_s: int = Field(default=7_200, description="unacked messages are redelivered after this")
+
+    # Operations: heartbeats, the stale-task sweep, Beat, metrics.
+    heartbeat_interval_s: float = Field(
+        default=15.0, gt=0, description="a running task's heartbeat is refreshed this often, even when it is silent"
+    )
+    stale_after_s: float = Field(
+        default=300.0, gt=0, description="a running task without a heartbeat for this long has lost its worker"
+    )
+    sweep_interval_s: float = Field(default=60.0, gt=0, description="how often Beat runs the stale-task sweep")
+    queue_scan_limit: int = Field(
+        default=20_000, ge=0, description="messages per queue the sweep reads to learn whether a lost task is queued"
+    )
+    beat_fast: bool = Field(default=False, description="tests and demos: every periodic job fires within seconds")
+    beat_max_interval_s: float = Field(
+        default=15.0, gt=0, description="Beat wakes at least this often (also how often a standby retries the lock)"
+    )
+    beat_lock_timeout_s: float = Field(
+        default=90.0, gt=0, description="a Beat killed without releasing its lock is replaced after this long"
+    )
+    metrics_maxlen: int = Field(default=1_440, ge=1, description="metrics samples kept (30 days at one per 30 min)")
+    inspect_timeout_s: float = Field(default=1.0, gt=0, description="how long health and metrics wait for workers")
+
+    @model_validator(mode="after")
+    def _heartbeat_well_inside_the_bound(self) -> Settings:
+        # Several heartbeats must fit in the bound, or a busy but healthy task would be declared lost.
+        if self.heartbeat_interval_s * 3 > self.stale_after_s:
+            raise ValueError("heartbeat_interval_s must be at most a third of stale_after_s")
+        if self.beat_lock_timeout_s <= self.beat_max_interval_s:
+            raise ValueError("beat_lock_timeout_s must exceed beat_max_interval_s, or the lock expires between ticks")
+        return self
 
     @property
     def effective_redis_url(self) -> str:

@@ -10,6 +10,7 @@ from worker.config import celery_config
 app = Celery("taskrunner")
 app.config_from_object(celery_config(get_settings()))
 
+import worker.heartbeat  # noqa: E402  (refreshes the heartbeats of the tasks each worker process runs)
 import worker.signals  # noqa: E402,F401  (connects the publish/revoke handlers to this app)
 
 

@@ -6,7 +6,6 @@ from typing import Any
 
 from beat_schedule import celery_beat_schedule
 from taskrunner.keys import AppKeys
-from taskrunner.ops_settings import get_ops_settings
 from taskrunner.settings import Settings
 from worker.queues import DEFAULT_QUEUE, kombu_queues, task_routes
 
@@ -73,13 +72,16 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 
 def beat_config(settings: Settings) -> dict[str, Any]:
     """Beat's settings: the schedule from beat_schedule.py, run by celery-redbeat under one Redis lock."""
-    ops = get_ops_settings()
+    ops = settings
     keys = AppKeys(settings.namespace)
     return {
         "beat_schedule": celery_beat_schedule(fast=ops.beat_fast, sweep_every_s=ops.sweep_interval_s),
         # Schedule state and the lock live in Redis, so a second Beat started by mistake waits instead of firing.
         "beat_scheduler": "redbeat.RedBeatScheduler",
-        "beat_max_interval": ops.beat_max_interval_s,
+        # Celery 5.7's name for the longest sleep between ticks (also how often a standby Beat retries the lock).
+        "beat_max_loop_interval": ops.beat_max_interval_s,
+        # The active Beat answers `celery inspect ping -d celerybeat@HOST` while it ticks: its container healthcheck.
+        "beat_enable_remote_control": True,
         "redbeat_redis_url": settings.broker_url or settings.effective_redis_url,
         # Set explicitly: otherwise redbeat borrows the broker's transport options, which are not client options.
         "redbeat_redis_options": {},

@@ -1,0 +1,121 @@
+"""Shared benchmark machinery: the result shape, interleaved timing, a private Redis, a worker."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from taskrunner.redis_server import RedisServer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ScenarioResult(BaseModel):
+    """One scenario's figures: what was measured, its baseline from the same run, their ratio, the target."""
+
+    name: str
+    measured: dict[str, float]
+    baseline: dict[str, float]
+    ratio: float | None = Field(description="the scenario's headline ratio (see `ratio_meaning`)")
+    ratio_meaning: str
+    target: str
+    met: bool | None
+    notes: str = ""
+
+
+def interleaved(fns: dict[str, Callable[[], None]], *, rounds: int, per_round: int) -> dict[str, list[float]]:
+    """Per-call seconds of each function, measured in alternating rounds so that machine noise hits all alike."""
+    samples: dict[str, list[float]] = {k: [] for k in fns}
+    for fn in fns.values():  # warm-up: connections, script cache, imports
+        for _ in range(min(per_round, 100)):
+            fn()
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            for _ in range(per_round):
+                fn()
+            samples[name].append((time.perf_counter() - t0) / per_round)
+    return samples
+
+
+def median(xs: list[float]) -> float:
+    """The median."""
+    return float(statistics.median(xs))
+
+
+def percentile(xs: list[float], q: float) -> float:
+    """The q-th percentile (0-100), nearest rank."""
+    ordered = sorted(xs)
+    k = max(0, min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+@contextmanager
+def private_redis() -> Iterator[str]:
+    """A fresh real Redis (the project's launcher) for one scenario; yields its base URL without a database."""
+    server = RedisServer(Path(tempfile.mkdtemp(prefix="taskrunner-bench-"))).start()
+    try:
+        yield server.url.rsplit("/", 1)[0]
+    finally:
+        server.stop()
+
+
+@contextmanager
+def worker(base_url: str, queues: str, *, name: str, concurrency: int = 2,
+           env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """A real `celery -A worker worker` process on that Redis (broker/results db 1, progress db 2)."""
+    full_env = {**os.environ, **bench_env(base_url), **(env or {})}
+    log = Path(tempfile.gettempdir()) / f"taskrunner-bench-{name}.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "worker", "worker", "-Q", queues, "-c", str(concurrency),
+         "-n", f"{name}@%h", "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
+        cwd=ROOT, env=full_env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        from worker import app
+
+        deadline = time.monotonic() + 60
+        while not any(name in k for r in app.control.ping(timeout=0.5) for k in r):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"bench worker {name} did not start; see {log}")
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, 15)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, 9)
+                proc.wait()
+
+
+def bench_env(base_url: str) -> dict[str, str]:
+    """Environment that points the Celery app and the progress store at a bench Redis."""
+    return {"REDIS_URL": f"{base_url}/1", "TASKRUNNER_PROGRESS_URL": f"{base_url}/2"}
+
+
+def use_redis(base_url: str) -> None:
+    """Points this process's settings (and the Celery app, if not imported yet) at a bench Redis."""
+    os.environ.update(bench_env(base_url))
+    from taskrunner.settings import get_settings
+    from worker.store import reset_store
+
+    get_settings.cache_clear()
+    reset_store()
+
+
+def fmt(x: Any) -> str:
+    """A figure for the table."""
+    if isinstance(x, float):
+        return f"{x:.3g}" if abs(x) < 1000 else f"{x:,.0f}"
+    return str(x)

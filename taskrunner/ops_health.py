@@ -1,0 +1,101 @@
+"""The operators' health document: seed 001's health plus live workers and depth per queue; `taskrunner health`.
+
+Unhealthy when Redis does not answer, when the broker cannot be reached, or when a queue has no live worker (its
+tasks would wait for ever). Workers are those answering `inspect().active_queues()` within the timeout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Iterable
+from typing import Literal
+
+from celery import Celery
+from pydantic import BaseModel, Field
+
+from progress import ProgressStore
+from progress.models import DependencyHealth, HealthReport
+from taskrunner.broker_view import BrokerView
+from taskrunner.settings import get_settings
+from taskrunner.stale_sweep import stale_candidates
+
+
+class QueueHealth(BaseModel):
+    """One queue: who consumes it and how much waits in it."""
+
+    status: Literal["ok", "no_workers", "unknown"]
+    workers: list[str] = Field(description="live workers consuming this queue")
+    depth: int | None = Field(description="messages waiting (None when the broker could not be read)")
+
+
+class OpsHealth(HealthReport):
+    """Seed 001's health document plus the queues, their workers and the count of stale running tasks."""
+
+    queues: dict[str, QueueHealth]
+    stale_tasks: int = Field(description="running tasks without a heartbeat for longer than the sweep's bound")
+    problems: list[str] = Field(default_factory=list, description="why the status is unhealthy, if it is")
+
+
+def workers_per_queue(app: Celery, queues: Iterable[str], *, timeout: float) -> dict[str, list[str]]:
+    """Queue -> names of the live workers consuming it (those that answered within `timeout`)."""
+    out: dict[str, list[str]] = {q: [] for q in queues}
+    replies = app.control.inspect(timeout=timeout).active_queues() or {}
+    for worker, consumed in sorted(replies.items()):
+        for q in consumed or []:
+            name = q.get("name") if isinstance(q, dict) else None
+            if name in out:
+                out[name].append(worker)
+    return out
+
+
+def collect_health(app: Celery, store: ProgressStore, queues: Iterable[str], *, timeout: float) -> OpsHealth:
+    """Measures everything now (waits `timeout` seconds for the workers' answers)."""
+    queues = list(queues)
+    base = store.health_check()
+    problems = [] if base.status == "healthy" else ["redis (progress store) does not answer"]
+    depths: dict[str, int] | None = None
+    workers: dict[str, list[str]] | None = None
+    broker = DependencyHealth(status="disconnected", response_time_ms=None)
+    try:
+        t0 = time.perf_counter()
+        with BrokerView.open(app) as view:
+            view.client.ping()
+            broker = DependencyHealth(status="connected", response_time_ms=round((time.perf_counter() - t0) * 1e3, 3))
+            depths = view.depths(queues)
+        workers = workers_per_queue(app, queues, timeout=timeout)
+    except Exception as exc:  # any broker failure is an unhealthy answer, never a crash of the health check
+        problems.append(f"broker: {type(exc).__name__}: {exc}")
+    per_queue: dict[str, QueueHealth] = {}
+    for q in queues:
+        live = None if workers is None else workers[q]
+        status: Literal["ok", "no_workers", "unknown"] = "unknown" if live is None else ("ok" if live else "no_workers")
+        if status == "no_workers":
+            problems.append(f"queue {q} has no live worker")
+        per_queue[q] = QueueHealth(status=status, workers=live or [], depth=None if depths is None else depths[q])
+    stale = 0
+    if base.status == "healthy":
+        stale = len(stale_candidates(store, store.now_ms() - int(get_settings().stale_after_s * 1000)))
+    fields = base.model_dump()
+    fields["status"] = "unhealthy" if problems else "healthy"
+    fields["dependencies"]["broker"] = broker.model_dump()
+    return OpsHealth(**fields, queues=per_queue, stale_tasks=stale, problems=problems)
+
+
+def health_command(argv: list[str]) -> int:
+    """`taskrunner health`: prints the health document as JSON; exit status 1 when unhealthy."""
+    from worker import app
+    from worker.queues import QUEUE_NAMES
+    from worker.store import progress_store
+
+    parser = argparse.ArgumentParser(prog="taskrunner health", description=health_command.__doc__)
+    parser.add_argument("--queues", default=",".join(QUEUE_NAMES),
+                        help="comma-separated queues that must have a live worker (default: all)")
+    parser.add_argument("--timeout", type=float, default=get_settings().inspect_timeout_s,
+                        help="seconds to wait for the workers' answers")
+    args = parser.parse_args(argv)
+    queues = [q for q in args.queues.split(",") if q]
+    report = collect_health(app, progress_store(), queues, timeout=args.timeout)
+    sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+    return 0 if report.status == "healthy" else 1
