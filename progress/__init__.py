@@ -2,7 +2,7 @@
 
 from progress.aio import AsyncProgressStore
 from progress.config import StoreConfig
-from progress.errors import InvalidTransition, ProgressError, TaskCancelled, TaskNotFound
+from progress.errors import InvalidTransition, ProgressError, ProgressWriteError, TaskCancelled, TaskNotFound
 from progress.keys import Keys
 from progress.models import (
     CreatedTask,
@@ -33,6 +33,7 @@ __all__ = [
     "ProgressInfo",
     "ProgressReporter",
     "ProgressStore",
+    "ProgressWriteError",
     "Step",
     "StepDefinition",
     "StoreConfig",

@@ -34,3 +34,11 @@ class TaskCancelled(ProgressError):
     def __init__(self, task_id: str) -> None:
         super().__init__(f"task {task_id} was cancelled")
         self.task_id = task_id
+
+
+class ProgressWriteError(ProgressError):
+    """A status change or final state could not be written: Redis stayed unreachable past the retry window."""
+
+    def __init__(self, task_id: str, cause: BaseException) -> None:
+        super().__init__(f"task {task_id}: progress could not be written, Redis unreachable: {cause}")
+        self.task_id = task_id

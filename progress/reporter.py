@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
+import redis
+
 from progress.config import StoreConfig
-from progress.errors import TaskCancelled
+from progress.errors import ProgressWriteError, TaskCancelled
 from progress.models import StepDefinition, UpdateResult
 from progress.ops import Written, to_result
 from progress.status import TaskStatus
@@ -33,6 +36,9 @@ class Writer(Protocol):
 
 
 OnWrite = Callable[[UpdateResult], None]
+log = logging.getLogger(__name__)
+# What "Redis is unreachable right now" looks like from redis-py (a restart, a failover, a network blip).
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, ConnectionError, TimeoutError)
 
 
 class ProgressReporter:
@@ -51,6 +57,7 @@ class ProgressReporter:
         total: int | None = None,
         on_write: OnWrite | None = None,
         clock: Callable[[], float] = time.monotonic,
+        final_write_timeout: float = 120.0,
     ) -> None:
         self.store = store
         self.task_id = task_id
@@ -58,6 +65,7 @@ class ProgressReporter:
         self.total = total
         self.on_write = on_write
         self._clock = clock
+        self.final_write_timeout = final_write_timeout
         self._next_write = 0.0
         self._pending: dict[str, Any] = {}
         self.current = 0
@@ -72,7 +80,7 @@ class ProgressReporter:
         """Marks a new attempt running (attempt count +1); raises TaskCancelled if it was cancelled meanwhile."""
         if total is not None:
             self.total = total
-        return self._write(
+        return self._write_retrying(
             {"status": TaskStatus.RUNNING.value, "start": True, "total": self.total, "message": message,
              "worker": worker},
             soft=True,
@@ -106,18 +114,27 @@ class ProgressReporter:
         self.update(self.current + n, message=message)
 
     def flush(self) -> Written | None:
-        """Writes the coalesced values now, if any."""
+        """Writes the coalesced values now, if any. If Redis is unreachable the values stay pending for the next
+        interval: routine progress never fails the task (status changes and the end are retried instead)."""
         if not self._pending or self.finished:
             return None
         change, self._pending = self._pending, {}
         change["status"] = TaskStatus.RUNNING.value
-        return self._write(change, soft=True)
+        try:
+            return self._write(change, soft=True)
+        except REDIS_DOWN as exc:
+            log.warning("progress of %s not written (%s); kept for the next write", self.task_id, exc)
+            change.pop("status", None)
+            change.pop("soft", None)
+            self._pending = {**change, **self._pending}
+            self._next_write = self._clock() + self.interval
+            return None
 
     def check(self) -> Written:
         """Writes whatever is pending (or a heartbeat) now, to learn of a cancel or pause at once."""
         change, self._pending = self._pending, {}
         change["status"] = TaskStatus.RUNNING.value
-        return self._write(change, soft=True)
+        return self._write_retrying(change, soft=True)
 
     def complete(self, results: dict[str, Any] | None = None, message: str = "completed") -> Written | None:
         """Writes the final state: all pending values, the results, status `completed`."""
@@ -144,29 +161,29 @@ class ProgressReporter:
         change = {**self._pending, "status": TaskStatus.RUNNING.value, "last_error": error,
                   "message": f"retrying{when}: {error}"}
         self._pending = {}
-        return self._write(change, soft=True, raise_on_cancel=False)
+        return self._write_retrying(change, soft=True, raise_on_cancel=False)
 
     # --- steps --------------------------------------------------------------------------------------------------
 
     def define_steps(self, steps: Sequence[StepDefinition | str]) -> Written:
         """Declares the planned steps (pending), which gives an ETA before items can be counted."""
         defs = [s if isinstance(s, StepDefinition) else StepDefinition(name=s) for s in steps]
-        return self._write({"step": {"action": "define", "steps": [d.model_dump() for d in defs]}}, soft=True)
+        return self._write_retrying({"step": {"action": "define", "steps": [d.model_dump() for d in defs]}}, soft=True)
 
     @contextmanager
     def step(self, name: str, *, timeout_ms: int | None = None) -> Iterator[None]:
         """Runs a block as a named step: started, then success, or error with the exception's text."""
-        self._write({**self._take(), "step": {"action": "start", "name": name, "timeout_ms": timeout_ms},
+        self._write_retrying({**self._take(), "step": {"action": "start", "name": name, "timeout_ms": timeout_ms},
                      "message": name}, soft=True)
         try:
             yield
         except TaskCancelled:
             raise
         except BaseException as exc:
-            self._write({"step": {"action": "fail", "name": name, "error": f"{type(exc).__name__}: {exc}"}},
+            self._write_retrying({"step": {"action": "fail", "name": name, "error": f"{type(exc).__name__}: {exc}"}},
                         soft=True, raise_on_cancel=False)
             raise
-        self._write({**self._take(), "step": {"action": "complete", "name": name}}, soft=True)
+        self._write_retrying({**self._take(), "step": {"action": "complete", "name": name}}, soft=True)
 
     # --- internals ----------------------------------------------------------------------------------------------
 
@@ -178,8 +195,24 @@ class ProgressReporter:
         if self.finished:
             return None
         change = {**self._take(), **extra, "status": status.value}
+        result = self._write_retrying(change, soft=False, raise_on_cancel=False)
         self.finished = True
-        return self._write(change, soft=False, raise_on_cancel=False)
+        return result
+
+    def _write_retrying(self, change: dict[str, Any], *, soft: bool, raise_on_cancel: bool = True) -> Written:
+        """A write that must not be lost (a status change, the end): retried with backoff while Redis is
+        unreachable, for up to `final_write_timeout` seconds; then ProgressWriteError says so loudly."""
+        deadline = time.monotonic() + self.final_write_timeout
+        delay = 0.1
+        while True:
+            try:
+                return self._write(dict(change), soft=soft, raise_on_cancel=raise_on_cancel)
+            except REDIS_DOWN as exc:
+                if time.monotonic() + delay > deadline:
+                    raise ProgressWriteError(self.task_id, exc) from exc
+                log.warning("progress of %s: Redis unreachable (%s); retrying in %.1fs", self.task_id, exc, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     def _write(self, change: dict[str, Any], *, soft: bool, raise_on_cancel: bool = True) -> Written:
         if soft:

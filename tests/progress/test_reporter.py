@@ -5,8 +5,9 @@ from __future__ import annotations
 import threading
 
 import pytest
+import redis
 
-from progress import ProgressReporter, ProgressStore, StepDefinition, TaskCancelled, TaskStatus
+from progress import ProgressReporter, ProgressStore, ProgressWriteError, StepDefinition, TaskCancelled, TaskStatus
 from tests.helpers import wait_until
 
 
@@ -169,3 +170,66 @@ def test_nothing_is_written_after_the_final_state(store: ProgressStore) -> None:
     rep.update(1)
     rep.flush()
     assert rep.writes == writes and store.require(tid).ignored_updates == 0
+
+
+class FlakyStore:
+    """The real store behind a switch that makes writes fail as if Redis were unreachable.
+
+    A wrapper is enough here: the behaviour under test is the reporter's reaction to redis-py's ConnectionError,
+    and the writes that do go through still land in the real Redis.
+    """
+
+    def __init__(self, store: ProgressStore, failures: int) -> None:
+        self.store, self.failures, self.config = store, failures, store.config
+
+    def write(self, task_id: str, change: dict[str, object]) -> object:
+        if self.failures > 0:
+            self.failures -= 1
+            raise redis.ConnectionError("Connection refused (simulated restart)")
+        return self.store.write(task_id, change)
+
+    def apply(self, task_id: str, change: dict[str, object]) -> object:
+        return self.store.apply(task_id, change)
+
+    def watch(self, *a: object, **k: object) -> object:
+        return self.store.watch(*a, **k)  # type: ignore[arg-type]
+
+
+def test_the_final_state_is_retried_while_redis_is_unreachable_and_then_written(store: ProgressStore) -> None:
+    tid = store.create_task("fetch_data", 5).task_id
+    flaky = FlakyStore(store, failures=0)
+    rep = ProgressReporter(flaky, tid, interval=0.0)  # type: ignore[arg-type]
+    rep.start(total=5)
+    flaky.failures = 3
+
+    rep.complete({"records_saved": 5})
+
+    rec = store.require(tid)
+    assert rec.status is TaskStatus.COMPLETED and rec.results == {"records_saved": 5}
+
+
+def test_routine_progress_survives_an_unreachable_redis_and_is_written_later(store: ProgressStore) -> None:
+    tid = store.create_task("fetch_data", 10).task_id
+    flaky = FlakyStore(store, failures=0)
+    clock = FakeClock()
+    rep = ProgressReporter(flaky, tid, interval=1.0, clock=clock)  # type: ignore[arg-type]
+    rep.start(total=10)
+    flaky.failures = 1
+    clock.t = 1.0
+    rep.update(4, message="four")  # this write fails: no exception, values kept
+    assert store.require(tid).progress.current == 0
+    clock.t = 2.0
+    rep.update(5)
+    rec = store.require(tid)
+    assert (rec.progress.current, rec.current_status) == (5, "four")
+
+
+def test_a_final_write_that_cannot_land_raises_instead_of_being_dropped(store: ProgressStore) -> None:
+    tid = store.create_task("fetch_data", 1).task_id
+    flaky = FlakyStore(store, failures=0)
+    rep = ProgressReporter(flaky, tid, interval=0.0, final_write_timeout=0.3)  # type: ignore[arg-type]
+    rep.start(total=1)
+    flaky.failures = 10**6
+    with pytest.raises(ProgressWriteError):
+        rep.complete()
+    assert store.require(tid).status is TaskStatus.RUNNING
