@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint typecheck bench install clean
+.PHONY: demo test test-fast chaos lint typecheck bench install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,10 +20,14 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	@bash scripts/ensure-test-deps
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not chaos"
+
+# Worker kills, a Redis restart, broker outages and load: minutes, so apart from `make test` (CI runs both).
+chaos: $(STAMP)
+	$(BIN)/pytest -q -m chaos tests/chaos
 
 test-fast: $(STAMP)
-	$(BIN)/pytest -q -m "not integration"
+	$(BIN)/pytest -q -m "not integration and not chaos"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import combinations
 
 # Filter dimensions combined with the status in the sorted-set indexes. Indexes move when a task changes status,
@@ -61,8 +62,15 @@ class Keys:
 
     def status_prefixes(self, task_type: str, symbol: str | None) -> list[str]:
         """Prefixes that, with the status appended, name every index holding a task of this type and symbol."""
-        marker = "\x00"
-        return [self.index(marker, **f).removesuffix(marker) for f in _filter_subsets(task_type, symbol)]
+        return list(_status_prefixes(self.namespace, task_type, symbol))
+
+
+@lru_cache(maxsize=4096)
+def _status_prefixes(namespace: str, task_type: str, symbol: str | None) -> tuple[str, ...]:
+    # Cached: every publish of a tracked task needs them, and a deployment has few types and symbols.
+    marker = "\x00"
+    keys = Keys(namespace)
+    return tuple(keys.index(marker, **f).removesuffix(marker) for f in _filter_subsets(task_type, symbol))
 
 
 def _filter_subsets(task_type: str, symbol: str | None) -> list[dict[str, str]]:

@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, computed_field, field_validator
 
 from progress.status import TaskStatus
 
@@ -17,6 +17,8 @@ JsonDict = dict[str, Any]
 _SECRET_KEY = re.compile(r"pass(word|wd)?|secret|token|api[_-]?key|credential|auth", re.IGNORECASE)
 MAX_METADATA_BYTES = 16_384
 MAX_MESSAGE_CHARS = 2_000
+# Deeper JSON is refused: redaction and encoding recurse, and a body nested thousands deep must be a 422, not a crash.
+MAX_JSON_DEPTH = 32
 
 
 def percentage(current: int, total: int) -> float:
@@ -33,6 +35,35 @@ def redact(value: Any) -> Any:
     if isinstance(value, list):
         return [redact(v) for v in value]
     return value
+
+
+def check_json(value: Any, what: str, max_bytes: int) -> None:
+    """Raises ValueError naming `what` unless `value` is plain JSON within the depth limit and `max_bytes`."""
+    from progress.jsonutil import dumps  # local: keeps models free of import cycles
+
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise ValueError(f"{what} is nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        encoded = dumps(value).encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate: JSON text may carry one as an escape, but no Redis client can encode it.
+        raise ValueError(f"{what} contains text that is not valid Unicode (a lone surrogate)") from None
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{what} is not JSON: {exc}") from None
+    if len(encoded) > max_bytes:
+        raise ValueError(f"{what} is larger than {max_bytes} bytes once encoded")
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of dicts and lists (iterative, so a hostile value cannot exhaust the stack)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack and deepest <= MAX_JSON_DEPTH:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list | tuple) else None
+        if children is not None:
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 class ProgressInfo(BaseModel):
@@ -186,10 +217,7 @@ class TaskCreate(BaseModel):
     @field_validator("metadata")
     @classmethod
     def _small_and_clean(cls, value: JsonDict) -> JsonDict:
-        from progress.jsonutil import dumps  # local: keeps models free of import cycles
-
-        if len(dumps(value)) > MAX_METADATA_BYTES:
-            raise ValueError(f"metadata is larger than {MAX_METADATA_BYTES} bytes once encoded")
+        check_json(value, "metadata", MAX_METADATA_BYTES)
         cleaned: JsonDict = redact(value)
         return cleaned
 
@@ -209,12 +237,12 @@ class TaskUpdate(BaseModel):
 
     @field_validator("details", "results")
     @classmethod
-    def _bounded(cls, value: JsonDict | None) -> JsonDict | None:
-        from progress.jsonutil import dumps
-
-        if value is not None and len(dumps(value)) > MAX_METADATA_BYTES * 64:
-            raise ValueError(f"larger than {MAX_METADATA_BYTES * 64} bytes once encoded")
-        return None if value is None else redact(value)
+    def _bounded(cls, value: JsonDict | None, info: ValidationInfo) -> JsonDict | None:
+        if value is None:
+            return None
+        check_json(value, str(info.field_name), MAX_METADATA_BYTES * 64)
+        cleaned: JsonDict = redact(value)
+        return cleaned
 
 
 class DependencyHealth(BaseModel):

@@ -57,7 +57,8 @@ def create_call(cfg: StoreConfig, keys: Keys, spec: TaskCreate, task_id: str, no
 def parse_create(cfg: StoreConfig, spec: TaskCreate, task_id: str, now_ms: int, reply: list[Any]) -> CreatedTask:
     """The seed's create response; `created` is false when the id already existed."""
     created = int(reply[0]) == 1
-    return CreatedTask(
+    # Built without validation: the spec was validated and the rest comes from create.lua (publish hot path).
+    return CreatedTask.model_construct(
         task_id=task_id,
         status=TaskStatus.CREATED if created else TaskStatus(str(reply[1])),
         task_type=spec.task_type,

@@ -121,7 +121,7 @@ class ProgressReporter:
         change, self._pending = self._pending, {}
         change["status"] = TaskStatus.RUNNING.value
         try:
-            return self._write(change, soft=True)
+            return self._mirror(self._write(change, soft=True))
         except REDIS_DOWN as exc:
             log.warning("progress of %s not written (%s); kept for the next write", self.task_id, exc)
             change.pop("status", None)
@@ -134,7 +134,7 @@ class ProgressReporter:
         """Writes whatever is pending (or a heartbeat) now, to learn of a cancel or pause at once."""
         change, self._pending = self._pending, {}
         change["status"] = TaskStatus.RUNNING.value
-        return self._write_retrying(change, soft=True)
+        return self._mirror(self._write_retrying(change, soft=True))
 
     def complete(self, results: dict[str, Any] | None = None, message: str = "completed") -> Written | None:
         """Writes the final state: all pending values, the results, status `completed`."""
@@ -187,6 +187,12 @@ class ProgressReporter:
 
     # --- internals ----------------------------------------------------------------------------------------------
 
+    def _mirror(self, result: Written) -> Written:
+        """Hands a routine progress write to `on_write` (the Celery mirror runs at the throttled rate only)."""
+        if self.on_write is not None and result.applied:
+            self.on_write(to_result(self.store.config, self.task_id, result))
+        return result
+
     def _take(self) -> dict[str, Any]:
         pending, self._pending = self._pending, {}
         return pending
@@ -225,9 +231,6 @@ class ProgressReporter:
             self.finished = True
             if raise_on_cancel:
                 raise TaskCancelled(self.task_id)
-        if self.on_write is not None and result.applied:
-            # Only here is the reply turned into a full model: the Celery mirror runs at the throttled rate.
-            self.on_write(to_result(self.store.config, self.task_id, result))
         if result.status is TaskStatus.PAUSED and raise_on_cancel:
             self._wait_while_paused(result.event_id)
         return result

@@ -139,7 +139,11 @@ class ProgressTask(Task):  # type: ignore[misc]
         raise Ignore()
 
     def _mirror(self, result: UpdateResult) -> None:
-        """At the throttled rate: Celery's PROGRESS state for AsyncResult, and an event so Flower shows it."""
+        """At the throttled rate: Celery's PROGRESS state for AsyncResult, and an event so Flower shows it.
+
+        Only routine progress writes are mirrored (the reporter calls this from flush): the start is already
+        Celery's STARTED state, and a short task that never reports progress costs Celery nothing extra.
+        """
         if result.status.is_terminal:
             return
         meta = {
