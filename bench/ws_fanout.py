@@ -64,11 +64,11 @@ async def _latencies(base: str, store: AsyncProgressStore, clients: int, updates
             t0 = time.perf_counter()
             await store.update_progress(tid, "running", i)
 
-            async def receive(ws: Any, want: int = i) -> float:
+            async def receive(ws: Any, want: int = i, start: float = t0) -> float:
                 while True:
                     msg = json.loads(await ws.recv())
                     if msg.get("progress", {}).get("current") == want:
-                        return time.perf_counter() - t0
+                        return time.perf_counter() - start
 
             out += await asyncio.gather(*(receive(ws) for ws in sockets))
             await asyncio.sleep(0.05)

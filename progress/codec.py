@@ -18,6 +18,11 @@ def from_ms(ms: int | float | str | None, tz: ZoneInfo) -> datetime | None:
     return datetime.fromtimestamp(int(float(ms)) / 1000.0, tz)
 
 
+def at_ms(ms: int | float | str, tz: ZoneInfo) -> datetime:
+    """Epoch milliseconds as an aware datetime in `tz`."""
+    return datetime.fromtimestamp(int(float(ms)) / 1000.0, tz)
+
+
 def _int(value: str | None, default: int = 0) -> int:
     return default if value is None or value == "" else int(float(value))
 

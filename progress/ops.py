@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from progress.codec import from_ms, record_from_hash
+from progress.codec import at_ms, record_from_hash
 from progress.config import StoreConfig
 from progress.errors import InvalidTransition, TaskNotFound
 from progress.jsonutil import dumps
@@ -64,7 +64,7 @@ def parse_create(cfg: StoreConfig, spec: TaskCreate, task_id: str, now_ms: int, 
         task_type=spec.task_type,
         symbol=spec.symbol,
         total_items=spec.total_items,
-        created_at=from_ms(now_ms, cfg.tz),
+        created_at=at_ms(now_ms, cfg.tz),
         created=created,
     )
 
@@ -122,7 +122,7 @@ def to_result(cfg: StoreConfig, task_id: str, written: Written) -> UpdateResult:
         task_id=task_id,
         status=written.status,
         progress=ProgressInfo.model_construct(current=current, total=total, percentage=percentage(current, total)),
-        updated_at=from_ms(body.get("timestamp") or 0, cfg.tz) or datetime.fromtimestamp(0, cfg.tz),
+        updated_at=at_ms(body.get("timestamp") or 0, cfg.tz),
         applied=written.applied,
         event_id=written.event_id,
     )
