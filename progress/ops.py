@@ -16,9 +16,19 @@ from typing import Any, NamedTuple
 from progress.codec import at_ms, record_from_hash
 from progress.config import StoreConfig
 from progress.errors import InvalidTransition, TaskNotFound
+from progress.health import build_health
 from progress.jsonutil import dumps
 from progress.keys import Keys
-from progress.models import CreatedTask, Pagination, ProgressInfo, TaskCreate, TaskList, UpdateResult, percentage
+from progress.models import (
+    CreatedTask,
+    HealthReport,
+    Pagination,
+    ProgressInfo,
+    TaskCreate,
+    TaskList,
+    UpdateResult,
+    percentage,
+)
 from progress.status import TaskStatus
 
 ScriptArgs = list[str | int]
@@ -167,6 +177,43 @@ def page_ids(plan: ListPlan, ranges: list[list[tuple[str, float]]]) -> list[str]
         return [member for member, _ in ranges[0]]  # read from plan.first: already the page
     merged = heapq.merge(*ranges, key=lambda e: (-e[1], e[0]))
     return [member for member, _ in itertools.islice(merged, plan.start, plan.stop + 1)]
+
+
+def queue_page_reads(pipe: Any, plan: ListPlan, keys: Keys) -> None:
+    """Queues the first read of a page on a (sync or async) pipeline: sizes, ranges, counts."""
+    for index in plan.indexes:
+        pipe.zcard(index)
+    for index in plan.indexes:
+        pipe.zrevrange(index, plan.first, plan.stop, withscores=True)
+    pipe.hgetall(keys.counts())
+
+
+def read_page_replies(plan: ListPlan, replies: list[Any]) -> tuple[int, list[str], dict[str, str]]:
+    """The total, the page's ids and the counts from the replies to `queue_page_reads`."""
+    n = len(plan.indexes)
+    return sum(replies[:n]), page_ids(plan, replies[n : 2 * n]), replies[-1]
+
+
+def queue_record_reads(pipe: Any, keys: Keys, ids: list[str]) -> None:
+    """Queues the reads of these records."""
+    for tid in ids:
+        pipe.hgetall(keys.record(tid))
+
+
+def queue_health_reads(pipe: Any, keys: Keys, cfg: StoreConfig, now_ms: int) -> None:
+    """Queues the reads of the health document: counts, today's tasks per status, stats, memory."""
+    pipe.hgetall(keys.counts())
+    midnight = start_of_day_ms(now_ms, cfg)
+    for index in status_indexes(keys):
+        pipe.zcount(index, midnight, "+inf")
+    pipe.hgetall(keys.stats())
+    pipe.info("memory")
+
+
+def health_from_replies(ping_ms: float, replies: list[Any]) -> HealthReport:
+    """The health document from the replies to `queue_health_reads`."""
+    counts, *todays, stats, memory = replies
+    return build_health(ping_ms, counts, sum(todays), stats, memory)
 
 
 def build_list(

@@ -196,21 +196,12 @@ class ProgressStore:
         """One page of tasks matching the filters, newest first, with the summary (cost independent of N)."""
         plan = ops.list_plan(self.keys, status, task_type, symbol, page, limit)
         pipe = self._r.pipeline(transaction=True)
-        for index in plan.indexes:
-            pipe.zcard(index)
-        for index in plan.indexes:
-            pipe.zrevrange(index, plan.first, plan.stop, withscores=True)
-        pipe.hgetall(self.keys.counts())
-        replies = pipe.execute()
-        n = len(plan.indexes)
-        total = sum(replies[:n])
-        ids = ops.page_ids(plan, replies[n : 2 * n])
-        counts = replies[-1]
+        ops.queue_page_reads(pipe, plan, self.keys)
+        total, ids, counts = ops.read_page_replies(plan, pipe.execute())
         hashes: list[dict[str, str]] = []
         if ids:
             pipe = self._r.pipeline(transaction=False)
-            for tid in ids:
-                pipe.hgetall(self.keys.record(tid))
+            ops.queue_record_reads(pipe, self.keys, ids)
             hashes = pipe.execute()
         return ops.build_list(plan, total, hashes, counts, self.config, self.now_ms())
 
@@ -227,15 +218,8 @@ class ProgressStore:
             return build_health(None, {}, 0, {}, {})
         ping_ms = (time.perf_counter() - t0) * 1000.0
         pipe = self._r.pipeline(transaction=False)
-        pipe.hgetall(self.keys.counts())
-        midnight = ops.start_of_day_ms(self.now_ms(), self.config)
-        for index in ops.status_indexes(self.keys):
-            pipe.zcount(index, midnight, "+inf")
-        pipe.hgetall(self.keys.stats())
-        pipe.info("memory")
-        counts, *todays, stats, memory = pipe.execute()
-        today = sum(todays)
-        return build_health(ping_ms, counts, today, stats, memory)
+        ops.queue_health_reads(pipe, self.keys, self.config, self.now_ms())
+        return ops.health_from_replies(ping_ms, pipe.execute())
 
     # --- live events --------------------------------------------------------------------------------------------
 
