@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -15,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from taskrunner.processes import start_celery_worker, stop_process_group
 from taskrunner.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,29 +74,13 @@ def private_redis() -> Iterator[str]:
 def worker(base_url: str, queues: str, *, name: str, concurrency: int = 2,
            env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
     """A real `celery -A worker worker` process on that Redis (broker/results db 1, progress db 2)."""
-    full_env = {**os.environ, **bench_env(base_url), **(env or {})}
     log = Path(tempfile.gettempdir()) / f"taskrunner-bench-{name}.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "worker", "worker", "-Q", queues, "-c", str(concurrency),
-         "-n", f"{name}@%h", "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
-        cwd=ROOT, env=full_env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
-    )
+    proc = start_celery_worker(queues=queues, name=name, concurrency=concurrency, log=log, loglevel="WARNING",
+                               env={**bench_env(base_url), **(env or {})})
     try:
-        from worker import app
-
-        deadline = time.monotonic() + 60
-        while not any(name in k for r in app.control.ping(timeout=0.5) for k in r):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"bench worker {name} did not start; see {log}")
         yield proc
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, 15)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, 9)
-                proc.wait()
+        stop_process_group(proc)
 
 
 def bench_env(base_url: str) -> dict[str, str]:

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.panel import Panel
 
+from taskrunner.processes import start_celery_worker, stop_process_group
 from taskrunner.redis_server import EmbeddedRedis, wait_for_redis
 from taskrunner.settings import get_settings
 
@@ -75,39 +73,15 @@ def run_demo(*, keep_redis: bool = False) -> int:
     try:
         return _run_jobs()
     finally:
-        _stop_worker(worker)
+        stop_process_group(worker)
         if started_redis and not keep_redis:
             EmbeddedRedis(get_settings().home).stop()
 
 
 def _start_worker() -> subprocess.Popen[bytes]:
-    from worker import app
-
     log = Path(tempfile.gettempdir()) / "taskrunner-demo-worker.log"
     console.print(f"starting a worker on all four queues (log: {log})")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "worker", "worker", "-Q",
-         "notifications,market_data,ai_analysis,backtest", "-c", "2", "-n", "demo@%h", "--loglevel", "INFO",
-         "--without-mingle", "--without-gossip"],
-        stdout=log.open("wb"), stderr=subprocess.STDOUT, env=os.environ.copy(), start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the worker exited ({proc.returncode}); see {log}")
-        if app.control.ping(timeout=0.5):
-            return proc
-    raise RuntimeError(f"the worker did not answer within 60 s; see {log}")
-
-
-def _stop_worker(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    return start_celery_worker(name="demo", log=log)
 
 
 def _run_jobs() -> int:

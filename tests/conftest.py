@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +17,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from taskrunner.processes import ALL_QUEUES, start_celery_worker, stop_process_group
 from taskrunner.redis_server import RedisServer
-from tests.helpers import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 _server: RedisServer | None = None
@@ -69,7 +68,7 @@ def store(redis_client: redis.Redis) -> object:
 
 
 def start_worker(
-    queues: str = "notifications,market_data,ai_analysis,backtest",
+    queues: str = ALL_QUEUES,
     *,
     name: str = "w1",
     concurrency: int = 2,
@@ -77,33 +76,14 @@ def start_worker(
     extra_args: list[str] | None = None,
 ) -> subprocess.Popen[bytes]:
     """Starts a real `celery -A worker worker` process on the test Redis and waits until it answers a ping."""
-    from worker import app
-
-    env = {**os.environ, **(extra_env or {})}
-    log = open(Path(tempfile.gettempdir()) / f"taskrunner-{name}-{os.getpid()}.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "worker", "worker", "-Q", queues, "-c", str(concurrency),
-         "-n", f"{name}@%h", "--loglevel", "INFO", "--without-mingle", "--without-gossip", *(extra_args or [])],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    wait_until(
-        lambda: proc.poll() is not None or any(name in k for r in app.control.ping(timeout=0.5) for k in r),
-        timeout=60, what=f"worker {name} to answer a ping",
-    )
-    if proc.poll() is not None:
-        raise RuntimeError(f"worker {name} exited with {proc.returncode}; see {log.name}")
-    return proc
+    log = Path(tempfile.gettempdir()) / f"taskrunner-{name}-{os.getpid()}.log"
+    return start_celery_worker(queues=queues, name=name, concurrency=concurrency, env=extra_env, log=log,
+                               extra_args=extra_args)
 
 
 def stop_worker(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
     """Stops a worker started by `start_worker` (its whole process group)."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, sig)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    stop_process_group(proc, sig)
 
 
 @pytest.fixture(scope="session")
