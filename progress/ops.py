@@ -79,13 +79,23 @@ def parse_create(cfg: StoreConfig, spec: TaskCreate, task_id: str, now_ms: int, 
     )
 
 
-def encode_change(change: dict[str, Any]) -> str:
-    """update.lua's change JSON: None members dropped; details/results values pre-encoded one by one."""
-    out = {k: v for k, v in change.items() if v is not None}
-    for name in ("details", "results"):
-        if name in out:
-            out[name] = {str(k): dumps(v) for k, v in out[name].items()}
-    return dumps(out)
+
+
+def encode_change(change: dict[str, Any]) -> list[str | int]:
+    """update.lua's change as flat name, value pairs (None dropped); details/results values pre-encoded one by one
+    so Lua never re-encodes user data, and the step as JSON."""
+    out: list[str | int] = []
+    for name, value in change.items():
+        if value is None or value is False:
+            continue
+        if name in ("details", "results"):
+            value = dumps({str(k): dumps(v) for k, v in value.items()})
+        elif name == "step":
+            value = dumps(value)
+        elif value is True:
+            value = 1
+        out += [name, value]
+    return out
 
 
 def update_call(cfg: StoreConfig, keys: Keys, task_id: str, change: dict[str, Any], now_ms: int) -> Call:
@@ -95,11 +105,11 @@ def update_call(cfg: StoreConfig, keys: Keys, task_id: str, change: dict[str, An
         [keys.record(task_id), keys.counts(), keys.all_events(), keys.stats(), keys.heartbeats()],
         [
             now_ms,
-            encode_change(change),
             cfg.events_maxlen,
             cfg.all_events_maxlen,
             keys.channel(task_id),
             cfg.events_ttl_after_end_s * 1000,
+            *encode_change(change),
         ],
     )
 

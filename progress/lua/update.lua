@@ -9,20 +9,27 @@
 -- KEYS[4] stats         hash    store-wide counters
 -- KEYS[5] heartbeats    zset    started, unfinished task ids by last write ms
 -- ARGV[1] now (ms since the epoch)
--- ARGV[2] change, a JSON object; every member optional:
+-- ARGV[2] max length of a task's event stream
+-- ARGV[3] max length of the all-events stream
+-- ARGV[4] Pub/Sub channel of this task
+-- ARGV[5] ms an ended task's event stream is kept for late watchers
+-- ARGV[6..] the change as name, value pairs, every one optional (flat, so the hot path decodes no JSON):
 --           status, current, incr (added to current: children finishing a batch), total, message,
---           error_message, details{key: JSON text}, results{key: JSON text}, last_error,
---           start (true: a worker begins an attempt), soft (true: a worker's progress; leaves "paused" alone),
---           worker, step {name, action = define|start|complete|fail, message, error, timeout_ms, estimated_ms,
+--           error_message, last_error, worker, start ('1': a worker begins an attempt), soft ('1': a worker's
+--           progress; leaves "paused" alone); as JSON text: details {key: JSON text}, results {key: JSON text},
+--           step {name, action = define|start|complete|fail, message, error, timeout_ms, estimated_ms,
 --           steps = [{name, timeout_ms, estimated_ms}] for define}
--- ARGV[3] max length of a task's event stream
--- ARGV[4] max length of the all-events stream
--- ARGV[5] Pub/Sub channel of this task
--- ARGV[6] ms an ended task's event stream is kept for late watchers
 -- Returns {code, status, event id or '', event JSON or ''}; code is ok | ignored | invalid | missing.
 
 local now = tonumber(ARGV[1])
-local change = cjson.decode(ARGV[2])
+local NUMERIC = {current = true, total = true, incr = true}
+local JSON = {details = true, results = true, step = true}
+local change = {}
+for i = 6, #ARGV, 2 do
+  local name, value = ARGV[i], ARGV[i + 1]
+  if NUMERIC[name] then value = tonumber(value) elseif JSON[name] then value = cjson.decode(value) end
+  change[name] = value
+end
 -- Everything the change needs is read at once: one HMGET, then one HSET (the hot path makes 6 calls in all).
 local cur = redis.call('HMGET', KEYS[1], 'status', 'created', 'sidx', 'evk', 'started', 'id', 'cur', 'total',
   'msg', 'error', 'hb')
@@ -105,7 +112,7 @@ if change.start then redis.call('HINCRBY', KEYS[1], 'attempt', 1) end
 if TERMINAL[new] then
   put('ended', now)
   redis.call('ZREM', KEYS[5], id)
-  redis.call('PEXPIRE', cur[4], ARGV[6])
+  redis.call('PEXPIRE', cur[4], ARGV[5])
 elseif (new == 'running' or new == 'paused') and (new ~= old or now - (tonumber(cur[11]) or 0) >= 1000) then
   -- The heartbeat needs second resolution (the stale sweep's bound is minutes): refreshed at most once a second.
   redis.call('ZADD', KEYS[5], now, id)
@@ -126,13 +133,13 @@ local payload = {task_id = id, status = new, timestamp = now, kind = (new ~= old
 if err then payload.error_message = err end
 if step ~= nil and step.name ~= nil then payload.step = step.name end
 local body = cjson.encode(payload)
-local ev = redis.call('XADD', cur[4], 'MAXLEN', '~', ARGV[3], '*', unpack(entry_fields(payload, false)))
+local ev = redis.call('XADD', cur[4], 'MAXLEN', '~', ARGV[2], '*', unpack(entry_fields(payload, false)))
 -- The all-tasks stream (dashboards resuming after a disconnect) keeps status changes and steps; routine progress
 -- reaches live dashboards through Pub/Sub and each task's own stream, which keeps the hot path at 6 calls.
 if payload.kind == 'status' or step ~= nil then
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', unpack(entry_fields(payload, true)))
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', unpack(entry_fields(payload, true)))
 end
 put('ev', ev)
 redis.call('HSET', KEYS[1], unpack(sets))
-redis.call('PUBLISH', ARGV[5], ev .. ' ' .. body)
+redis.call('PUBLISH', ARGV[4], ev .. ' ' .. body)
 return {'ok', new, ev, body}
