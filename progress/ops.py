@@ -89,12 +89,11 @@ def encode_change(change: dict[str, Any]) -> list[str | int]:
         if value is None or value is False:
             continue
         if name in ("details", "results"):
-            value = dumps({str(k): dumps(v) for k, v in value.items()})
+            out += [name, dumps({str(k): dumps(v) for k, v in value.items()})]
         elif name == "step":
-            value = dumps(value)
-        elif value is True:
-            value = 1
-        out += [name, value]
+            out += [name, dumps(value)]
+        else:
+            out += [name, 1 if value is True else value]
     return out
 
 
