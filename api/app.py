@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from api import errors, routes_enqueue, routes_notifications, routes_stream, routes_tasks, routes_topics
+from api import errors, log_redaction, routes_enqueue, routes_notifications, routes_stream, routes_tasks, routes_topics
 from api.auth import Authenticator
 from api.dashboard_feed import DashboardFeed
 from api.hub import Hub
@@ -36,6 +36,7 @@ def create_app(
 ) -> FastAPI:
     """A new app; Redis connections are opened in its lifespan (so each event loop gets its own)."""
     cfg = settings or ApiSettings()
+    log_redaction.install()  # before anything is logged: `?token=` must never reach the log
     auth = _authenticator(cfg)
 
     @asynccontextmanager

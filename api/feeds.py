@@ -20,7 +20,9 @@ from progress import AsyncProgressStore, ProgressEvent
 from progress.codec import event_from_entry, snapshot_event
 from progress.store import stream_id
 
-EVENT_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+# ASCII digits only (`\d` would take any script's digits) and at most 19 of them, so each part fits the 64-bit
+# integers of a Redis stream id: anything else is a 422 here, never an XRANGE error.
+EVENT_ID = re.compile(r"^[0-9]{1,19}-[0-9]{1,19}$")
 
 
 def parse_published(data: str, store: AsyncProgressStore) -> ProgressEvent | None:

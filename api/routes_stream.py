@@ -47,7 +47,7 @@ async def task_socket(ws: WebSocket, task_id: str, after: str | None = None) -> 
     change until the task ends; auth by `Authorization: Bearer` or `?token=`."""
     st = api_state(ws)
     try:
-        if after is not None and not EVENT_ID.match(after):
+        if after is not None and not EVENT_ID.fullmatch(after):  # fullmatch: `$` allows a final newline
             raise HTTPException(422, detail="after: must be an event id like 1700000000000-0")
         who = websocket_principal(ws)
         record = await st.store.get_task_status(task_id)

@@ -7,9 +7,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from progress.jsonutil import dumps
+from progress.models import check_json
 
 # User ids become parts of key and channel names: no ':' (key structure) and no glob characters (PSUBSCRIBE).
 USER_ID_PATTERN = r"^[A-Za-z0-9_.@+-]{1,128}$"
@@ -24,6 +24,16 @@ NotificationId = Annotated[str, Field(pattern=NOTIFICATION_ID_PATTERN)]
 IdempotencyKey = Annotated[str, Field(pattern=IDEMPOTENCY_KEY_PATTERN)]
 Title = Annotated[str, Field(min_length=1, max_length=MAX_TITLE_CHARS)]
 Message = Annotated[str, Field(max_length=MAX_MESSAGE_CHARS)]
+
+
+def checked_data(value: dict[str, Any]) -> dict[str, Any]:
+    """A notification's data if it is plain JSON of at most MAX_DATA_BYTES; ValueError naming `data` otherwise."""
+    check_json(value, "data", MAX_DATA_BYTES)
+    return value
+
+
+#: A notification's data payload, checked wherever it enters (API bodies and task arguments alike).
+NotificationData = Annotated[dict[str, Any], AfterValidator(checked_data)]
 
 _USER_ID = re.compile(USER_ID_PATTERN)
 _NOTIFICATION_ID = re.compile(NOTIFICATION_ID_PATTERN)
@@ -55,9 +65,7 @@ class NotificationCreate(BaseModel):
     @field_validator("data")
     @classmethod
     def _small(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if len(dumps(value)) > MAX_DATA_BYTES:
-            raise ValueError(f"data is larger than {MAX_DATA_BYTES} bytes once encoded")
-        return value
+        return checked_data(value)
 
 
 class Notification(BaseModel):

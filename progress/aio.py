@@ -198,6 +198,8 @@ class AsyncProgressStore:
         self, task_id: str, after: str | None = None, *, block_ms: int = 1000
     ) -> AsyncIterator[ProgressEvent]:
         """Yields the task's changes until it ends; after=None starts with a snapshot, else resumes after that id."""
+        if after is not None and not ops.EVENT_ID.fullmatch(after):
+            raise ValueError(f"after must be a stream event id like 1700000000000-0, not {after!r}")
         stream = self.keys.events(task_id)
         last = after
         if last is None or not await self._resumable(stream, last):

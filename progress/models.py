@@ -14,7 +14,14 @@ JsonDict = dict[str, Any]
 
 # Metadata keys that look like credentials are masked before they are stored: progress records are shown to
 # operators and front ends, and must never carry a secret.
-_SECRET_KEY = re.compile(r"pass(word|wd)?|secret|token|api[_-]?key|credential|auth", re.IGNORECASE)
+# Whole words inside a key (split on _ - . and case changes), so "smtp_password" and "apiKey" are masked but
+# "author" and "compass" are not.
+_SECRET_KEY = re.compile(
+    r"(?:^|[_\-.]|(?<=[a-z])(?=[A-Z]))(?:pass(?:word|wd|phrase)?|secret|token|api[_-]?key|credentials?|auth(?:orization)?"
+    r"|private[_-]?key)(?:$|[_\-.]|(?<=[a-z])(?=[A-Z]))",
+    re.IGNORECASE,
+)
+SYMBOL_PATTERN = r"^[A-Za-z0-9_.^=-]{1,32}$"
 MAX_METADATA_BYTES = 16_384
 MAX_MESSAGE_CHARS = 2_000
 # Deeper JSON is refused: redaction and encoding recurse, and a body nested thousands deep must be a 422, not a crash.
@@ -26,6 +33,11 @@ def percentage(current: int, total: int) -> float:
     if total <= 0:
         return 0.0
     return round(min(current, total) * 100.0 / total, 2)
+
+
+def is_symbol(value: object) -> bool:
+    """Whether a value can be stored as a record's symbol."""
+    return isinstance(value, str) and re.fullmatch(SYMBOL_PATTERN, value) is not None
 
 
 def redact(value: Any) -> Any:
@@ -209,7 +221,7 @@ class TaskCreate(BaseModel):
 
     task_type: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")
     total_items: int = Field(default=0, ge=0, le=10**12)
-    symbol: str | None = Field(default=None, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.^=-]+$")
+    symbol: str | None = Field(default=None, min_length=1, max_length=32, pattern=SYMBOL_PATTERN)
     metadata: JsonDict = Field(default_factory=dict)
     task_id: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:-]+$")
     message: str = Field(default="", max_length=MAX_MESSAGE_CHARS)

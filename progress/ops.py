@@ -9,6 +9,7 @@ import heapq
 import itertools
 import json
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -28,10 +29,13 @@ from progress.models import (
     TaskList,
     UpdateResult,
     percentage,
+    redact,
 )
 from progress.status import TaskStatus
 
 ScriptArgs = list[str | int]
+# A stream entry id as Redis writes them (ms-seq, each at most 19 digits: both are 64-bit).
+EVENT_ID = re.compile(r"[0-9]{1,19}-[0-9]{1,19}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +93,8 @@ def encode_change(change: dict[str, Any]) -> list[str | int]:
         if value is None or value is False:
             continue
         if name in ("details", "results"):
-            out += [name, dumps({str(k): dumps(v) for k, v in value.items()})]
+            # Masked here too, so what a task reports or returns never stores a secret-looking key.
+            out += [name, dumps({str(k): dumps(v) for k, v in redact(value).items()})]
         elif name == "step":
             out += [name, dumps(value)]
         else:
@@ -172,8 +177,8 @@ def list_plan(
     keys: Keys, status: str | None, task_type: str | None, symbol: str | None, page: int, limit: int
 ) -> ListPlan:
     """The sorted sets holding exactly the matching tasks (one, or one per status), and the page's ranks."""
-    if page < 1 or not 1 <= limit <= 1000:
-        raise ValueError("page must be >= 1 and limit between 1 and 1000")
+    if not 1 <= page <= 10**9 or not 1 <= limit <= 1000:
+        raise ValueError("page must be between 1 and 10^9 and limit between 1 and 1000")
     statuses = [TaskStatus(status).value] if status else [s.value for s in TaskStatus]  # ValueError names it
     indexes = [keys.index(s, task_type=task_type or None, symbol=symbol or None) for s in statuses]
     start = (page - 1) * limit

@@ -227,6 +227,8 @@ class ProgressStore:
         self, task_id: str, after: str | None = None, *, block_ms: int = 1000, timeout: float | None = None
     ) -> Iterator[ProgressEvent]:
         """Yields the task's changes until it ends; after=None starts with a snapshot, else resumes after that id."""
+        if after is not None and not ops.EVENT_ID.fullmatch(after):
+            raise ValueError(f"after must be a stream event id like 1700000000000-0, not {after!r}")
         stream = self.keys.events(task_id)
         deadline = None if timeout is None else time.monotonic() + timeout
         last = after

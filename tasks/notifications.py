@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from notify import NotificationStore, NotificationType, NotifyConfig
 from notify.errors import TemporaryEmailError
-from notify.models import IDEMPOTENCY_KEY_PATTERN, Message, Title, UserId
+from notify.models import IDEMPOTENCY_KEY_PATTERN, Message, NotificationData, Title, UserId
 from notify.smtp import Address, EmailSpec, HeaderText, SmtpSettings, send_email
 from notify.summary import daily_summary, render
 from taskrunner.settings import get_settings
@@ -53,7 +53,7 @@ class RealtimeArgs(BaseModel):
     type: NotificationType = NotificationType.INFO
     title: Title
     message: Message
-    data: dict[str, Any] | None = None
+    data: NotificationData | None = None
 
 
 @app.task(base=ProgressTask, bind=True, name="tasks.notifications.send_realtime_notification",
@@ -113,7 +113,7 @@ class BatchArgs(BaseModel):
     title: Title
     message: Message
     batch_id: str = Field(pattern=r"^[A-Za-z0-9_.:@+-]{1,100}$", description="names the batch; retries reuse it")
-    data: dict[str, Any] | None = None
+    data: NotificationData | None = None
 
 
 @app.task(base=ProgressTask, bind=True, name="tasks.notifications.send_batch_notifications", args_model=BatchArgs)

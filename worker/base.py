@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 from typing import Any, ClassVar
 
+import redis
 from celery import Task
 from celery.exceptions import Ignore, Retry, SoftTimeLimitExceeded
+from celery.utils import uuid
+from kombu.exceptions import OperationalError
 from pydantic import BaseModel, ValidationError
 
-from progress import ProgressError, ProgressReporter, TaskCancelled, TaskNotFound, UpdateResult
-from progress.models import percentage
+from progress import ProgressError, ProgressReporter, TaskCancelled, TaskNotFound, TaskStatus, UpdateResult
+from progress.models import is_symbol, percentage
 from taskrunner.settings import get_settings
 from worker.errors import InvalidTaskArguments
 from worker.store import progress_store
 
 PROGRESS_STATE = "PROGRESS"
+log = logging.getLogger(__name__)
 
 
 class ProgressTask(Task):  # type: ignore[misc]
@@ -58,14 +63,23 @@ class ProgressTask(Task):  # type: ignore[misc]
             raise InvalidTaskArguments.from_validation(self.name, exc) from None
 
     def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
-        """Publishes after validating the arguments, so a bad call fails in the caller at once."""
+        """Publishes after validating the arguments, so a bad call fails in the caller at once.
+
+        If the publish itself fails (broker unreachable once the retry policy is spent), the caller gets that error
+        and the record the publish hook already created ends as `error`: it would otherwise say `created` for ever.
+        """
         if self.args_model is not None:
             self.validate_arguments(args, kwargs)
-        return super().apply_async(args, kwargs, **options)
+        options["task_id"] = options.get("task_id") or uuid()
+        try:
+            return super().apply_async(args, kwargs, **options)
+        except Exception as exc:
+            _mark_not_queued(str(options["task_id"]), exc)
+            raise
 
     # --- running ------------------------------------------------------------------------------------------------
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    def __call__(self, /, *args: Any, **kwargs: Any) -> Any:  # `/`: a kwarg named self is refused, not a clash
         req = self.request
         if req.called_directly or not req.id:
             return self.run(*args, **kwargs)
@@ -132,11 +146,30 @@ class ProgressTask(Task):  # type: ignore[misc]
             reporter.start(message="running", worker=worker)
 
     def _cancelled(self, reporter: ProgressReporter) -> None:
-        """Ends the attempt as cancelled: the record says so, Celery shows REVOKED, nothing is retried."""
+        """Ends the attempt as cancelled: the record says so, Celery shows REVOKED, nothing is retried. A copy of a
+        task another attempt already completed or failed ends quietly, with Celery's result showing that end."""
         reporter.cancelled()
+        ended = reporter.last.status if reporter.last is not None else None
+        if ended in (TaskStatus.COMPLETED, TaskStatus.ERROR):
+            # A redelivered copy (the worker of an attempt that ended the record died before Celery stored its
+            # result or acked): Celery's result says that end, never a revoke nobody asked for.
+            self._repeat_end()
+            raise Ignore()
         # Stored the way Celery stores a revoke (a TaskRevokedError), so AsyncResult.get() raises it cleanly.
         self.backend.mark_as_revoked(self.request.id, reason="cancelled", request=self.request)
         raise Ignore()
+
+    def _repeat_end(self) -> None:
+        """Stores in Celery's backend the end another attempt wrote to the record (completed or error)."""
+        rec = progress_store().get_task_status(self.request.id)
+        if rec is None:
+            return
+        if rec.status is TaskStatus.COMPLETED:
+            # Celery never overwrites a stored SUCCESS, so the attempt's own return value wins if it got stored.
+            self.backend.mark_as_done(self.request.id, rec.results, request=self.request)
+        else:
+            self.backend.mark_as_failure(self.request.id, RuntimeError(rec.error_message or rec.current_status),
+                                         request=self.request)
 
     def _mirror(self, result: UpdateResult) -> None:
         """At the throttled rate: Celery's PROGRESS state for AsyncResult, and an event so Flower shows it.
@@ -155,6 +188,19 @@ class ProgressTask(Task):  # type: ignore[misc]
         self.update_state(state=PROGRESS_STATE, meta=meta)
         if self.app.conf.worker_send_task_events:
             self.send_event("task-progress", **meta)
+
+
+def _mark_not_queued(task_id: str, exc: Exception) -> None:
+    """Ends the record of a task whose message never reached the broker (a no-op if there is none)."""
+    down = isinstance(exc, OperationalError | ConnectionError | OSError | redis.ConnectionError | redis.TimeoutError)
+    # Worded as the HTTP API words its 503, so a record says the same whichever way the task was enqueued.
+    reason = "message broker unavailable" if down else "publish failed"
+    try:
+        progress_store().apply(task_id, {"status": "error", "message": "not queued",
+                                         "error_message": f"{reason}, task not queued: {type(exc).__name__}: {exc}"})
+    except (ProgressError, redis.RedisError) as err:
+        # Redis itself is down (no record was written) or the record is gone: the caller's error says it all.
+        log.warning("could not mark %s as not queued: %s", task_id, err)
 
 
 def _as_results(value: Any) -> dict[str, Any]:
@@ -177,4 +223,5 @@ def _done_message(reporter: ProgressReporter) -> str:
 def _record_fields(kwargs: dict[str, Any] | None) -> dict[str, Any]:
     """Record fields a task's keyword arguments provide (its symbol)."""
     symbol = (kwargs or {}).get("symbol")
-    return {"symbol": symbol} if isinstance(symbol, str) and symbol else {}
+    # A symbol the record cannot hold is left out: the arguments' own validation then says what is wrong with it.
+    return {"symbol": symbol} if is_symbol(symbol) else {}

@@ -82,7 +82,7 @@ def beat_config(settings: Settings) -> dict[str, Any]:
         "beat_max_loop_interval": ops.beat_max_interval_s,
         # The active Beat answers `celery inspect ping -d celerybeat@HOST` while it ticks: its container healthcheck.
         "beat_enable_remote_control": True,
-        "redbeat_redis_url": settings.broker_url or settings.effective_redis_url,
+        # redbeat_redis_url is left unset: redbeat then uses broker_url, which Celery censors in reported config.
         # Set explicitly: otherwise redbeat borrows the broker's transport options, which are not client options.
         "redbeat_redis_options": {},
         "redbeat_key_prefix": keys.beat_prefix(),

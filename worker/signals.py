@@ -9,6 +9,7 @@ from typing import Any
 from celery.signals import before_task_publish, task_revoked
 
 from progress import InvalidTransition, ProgressError, TaskNotFound
+from progress.models import is_symbol
 from worker.base import ProgressTask
 from worker.queues import queue_for
 from worker.store import progress_store
@@ -36,7 +37,7 @@ def create_record_on_publish(sender: str | None = None, headers: dict[str, Any] 
     try:
         progress_store().create_task(
             str(sender),
-            symbol=symbol if isinstance(symbol, str) and symbol else None,
+            symbol=symbol if is_symbol(symbol) else None,
             task_id=str(headers["id"]),
             message="queued",
             metadata={"queue": queue_for(str(sender))},

@@ -260,3 +260,18 @@ def test_the_heartbeat_follows_writes_at_one_second_resolution(redis_client: red
     assert score is not None and now[0] * 1000 - score < 1000
     st.update_progress(tid, "completed")
     assert redis_client.zscore(st.keys.heartbeats(), tid) is None
+
+
+def test_only_whole_secret_words_in_keys_are_masked(store: ProgressStore) -> None:
+    meta = {"smtp_password": "p", "apiKey": "k", "access-token": "t", "author": "a", "compass": "c", "tokens_x": 1}
+    tid = store.create_task("fetch_data", 1, metadata=meta).task_id
+    assert store.require(tid).metadata == {"smtp_password": "***", "apiKey": "***", "access-token": "***",
+                                           "author": "a", "compass": "c", "tokens_x": 1}
+
+
+def test_what_a_task_reports_or_returns_is_masked_too(store: ProgressStore) -> None:
+    tid = _task_in(store, TaskStatus.RUNNING)
+    store.apply(tid, {"details": {"conn": {"password": "x"}}, "status": "running"})
+    store.apply(tid, {"results": {"api_key": "k", "ok": True}, "status": "completed"})
+    rec = store.require(tid)
+    assert rec.processing_details == {"conn": {"password": "***"}} and rec.results == {"api_key": "***", "ok": True}
