@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import datetime
 from typing import Any, Literal
@@ -14,13 +15,19 @@ JsonDict = dict[str, Any]
 
 # Metadata keys that look like credentials are masked before they are stored: progress records are shown to
 # operators and front ends, and must never carry a secret.
-# Whole words inside a key (split on _ - . and case changes), so "smtp_password" and "apiKey" are masked but
+# Whole words inside a key (split on _ - . spaces and camelCase), so "smtp_password" and "apiKey" are masked but
 # "author" and "compass" are not.
-_SECRET_KEY = re.compile(
-    r"(?:^|[_\-.]|(?<=[a-z])(?=[A-Z]))(?:pass(?:word|wd|phrase)?|secret|token|api[_-]?key|credentials?|auth(?:orization)?"
-    r"|private[_-]?key)(?:$|[_\-.]|(?<=[a-z])(?=[A-Z]))",
-    re.IGNORECASE,
-)
+_SECRET_WORDS = frozenset({"password", "passwd", "pass", "passphrase", "pwd", "secret", "token", "credential",
+                           "credentials", "auth", "authorization", "apikey", "privatekey"})
+_SECRET_PAIRS = frozenset({("api", "key"), ("private", "key"), ("access", "key")})
+
+
+def is_secret_key(key: object) -> bool:
+    """Whether a mapping key names a secret (password, token, API key, ...)."""
+    words = re.split(r"[_\-.\s]+", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", str(key)).lower())
+    return any(w in _SECRET_WORDS for w in words) or any(p in _SECRET_PAIRS for p in itertools.pairwise(words))
+
+
 SYMBOL_PATTERN = r"^[A-Za-z0-9_.^=-]{1,32}$"
 MAX_METADATA_BYTES = 16_384
 MAX_MESSAGE_CHARS = 2_000
@@ -43,7 +50,7 @@ def is_symbol(value: object) -> bool:
 def redact(value: Any) -> Any:
     """Masks values stored under secret-looking keys, recursively."""
     if isinstance(value, dict):
-        return {k: ("***" if _SECRET_KEY.search(str(k)) else redact(v)) for k, v in value.items()}
+        return {k: ("***" if is_secret_key(k) else redact(v)) for k, v in value.items()}
     if isinstance(value, list):
         return [redact(v) for v in value]
     return value
