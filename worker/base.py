@@ -10,7 +10,6 @@ from typing import Any, ClassVar
 import redis
 from celery import Task
 from celery.exceptions import Ignore, Retry, SoftTimeLimitExceeded
-from celery.utils import uuid
 from kombu.exceptions import OperationalError
 from pydantic import BaseModel, ValidationError
 
@@ -65,17 +64,11 @@ class ProgressTask(Task):  # type: ignore[misc]
     def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
         """Publishes after validating the arguments, so a bad call fails in the caller at once.
 
-        If the publish itself fails (broker unreachable once the retry policy is spent), the caller gets that error
-        and the record the publish hook already created ends as `error`: it would otherwise say `created` for ever.
+        A publish that fails is handled by the app's send_task (worker/celery_app.py), whichever way it was sent.
         """
         if self.args_model is not None:
             self.validate_arguments(args, kwargs)
-        options["task_id"] = options.get("task_id") or uuid()
-        try:
-            return super().apply_async(args, kwargs, **options)
-        except Exception as exc:
-            _mark_not_queued(str(options["task_id"]), exc)
-            raise
+        return super().apply_async(args, kwargs, **options)
 
     # --- running ------------------------------------------------------------------------------------------------
 
@@ -190,7 +183,7 @@ class ProgressTask(Task):  # type: ignore[misc]
             self.send_event("task-progress", **meta)
 
 
-def _mark_not_queued(task_id: str, exc: Exception) -> None:
+def mark_not_queued(task_id: str, exc: Exception) -> None:
     """Ends the record of a task whose message never reached the broker (a no-op if there is none)."""
     down = isinstance(exc, OperationalError | ConnectionError | OSError | redis.ConnectionError | redis.TimeoutError)
     # Worded as the HTTP API words its 503, so a record says the same whichever way the task was enqueued.
