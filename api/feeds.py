@@ -13,7 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import cast
+from zoneinfo import ZoneInfo
 
 from api.hub import RESYNC, Hub, Inbox, Message
 from progress import AsyncProgressStore, ProgressEvent
@@ -27,11 +29,18 @@ EVENT_ID = re.compile(r"^[0-9]{1,19}-[0-9]{1,19}$")
 
 def parse_published(data: str, store: AsyncProgressStore) -> ProgressEvent | None:
     """A task channel's message ("<stream id> <event JSON>", as update.lua publishes it), or None if malformed."""
+    return _parse_published(data, store.config.tz)
+
+
+@lru_cache(maxsize=4096)
+def _parse_published(data: str, tz: ZoneInfo) -> ProgressEvent | None:
+    # Cached: one published message reaches every socket watching that task, and the (frozen) event is the same
+    # for all of them, so a fan-out to 1,000 sockets parses it once.
     event_id, _, payload = data.partition(" ")
     if not EVENT_ID.match(event_id) or not payload:
         return None
     try:
-        return event_from_entry(event_id, {"d": payload}, store.config.tz)
+        return event_from_entry(event_id, {"d": payload}, tz)
     except (ValueError, KeyError, TypeError):
         return None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, WebSocket
@@ -15,9 +16,9 @@ from api.dashboard_feed import TaskFilter
 from api.feeds import EVENT_ID, follow_task
 from api.hub import Inbox, Resync
 from api.routes_tasks import NOT_FOUND, TaskId, check_task_access
-from api.sockets import close, deny, receive_loop, run_socket, send_json
+from api.sockets import close, deny, receive_loop, run_socket, send_json, send_text
 from api.state import ApiState, State, api_state
-from progress import TaskNotFound, TaskStatus
+from progress import ProgressEvent, TaskNotFound, TaskStatus
 
 router = APIRouter(tags=["streams"])
 
@@ -30,6 +31,12 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connecti
 def _sse(event: str, data: Any, event_id: str | None = None) -> str:
     head = f"id: {event_id}\n" if event_id else ""
     return f"{head}event: {event}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n"
+
+
+@lru_cache(maxsize=4096)
+def encoded_message(event: ProgressEvent) -> str:
+    """An event's progress_update message as JSON text, encoded once however many sockets it goes to."""
+    return json.dumps(event.to_message(), ensure_ascii=False, separators=(",", ":"))
 
 
 async def _task_events(st: ApiState, task_id: str, after: str | None) -> AsyncIterator[dict[str, Any] | None]:
@@ -61,8 +68,11 @@ async def task_socket(ws: WebSocket, task_id: str, after: str | None = None) -> 
 
     async def produce() -> None:
         try:
-            async for message in _task_events(st, task_id, after):
-                if message is not None and not await send_json(ws, message):
+            async for event in follow_task(
+                st.store, st.hub, task_id, after, queue_size=st.settings.ws_queue_size,
+                resync_s=st.settings.resync_interval_s,
+            ):
+                if event is not None and not await send_text(ws, encoded_message(event)):
                     return
         except TaskNotFound:
             await close(ws, 4404, f"task {task_id} was removed")

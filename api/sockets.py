@@ -28,8 +28,13 @@ async def deny(ws: WebSocket, exc: HTTPException) -> None:
 
 async def send_json(ws: WebSocket, payload: Any) -> bool:
     """Sends one JSON message; False when the client has gone."""
+    return await send_text(ws, json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
+
+
+async def send_text(ws: WebSocket, text: str) -> bool:
+    """Sends one text message (already encoded, e.g. shared by a fan-out); False when the client has gone."""
     try:
-        await ws.send_text(json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
+        await ws.send_text(text)
     except GONE:
         return False
     return True

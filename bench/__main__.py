@@ -20,8 +20,12 @@ RESULTS = Path(__file__).resolve().parent / "results.json"
 def main() -> int:
     """Runs the chosen scenarios (all by default) against one private Redis."""
     p = argparse.ArgumentParser(prog="python -m bench")
-    p.add_argument("scenarios", nargs="*", choices=[*SCENARIOS, []], default=SCENARIOS)
+    p.add_argument("scenarios", nargs="*", metavar="scenario", help=f"any of {', '.join(SCENARIOS)} (default: all)")
     args = p.parse_args()
+    unknown = [s for s in args.scenarios if s not in SCENARIOS]
+    if unknown:
+        p.error(f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
+    args.scenarios = args.scenarios or SCENARIOS
     results: list[ScenarioResult] = []
     with private_redis() as base:
         use_redis(base)  # before anything imports the Celery app

@@ -33,7 +33,7 @@ class ScenarioResult(BaseModel):
     notes: str = ""
 
 
-def interleaved(fns: dict[str, Callable[[], None]], *, rounds: int, per_round: int) -> dict[str, list[float]]:
+def interleaved(fns: dict[str, Callable[[], object]], *, rounds: int, per_round: int) -> dict[str, list[float]]:
     """Per-call seconds of each function, measured in alternating rounds so that machine noise hits all alike."""
     samples: dict[str, list[float]] = {k: [] for k in fns}
     for fn in fns.values():  # warm-up: connections, script cache, imports
