@@ -72,11 +72,11 @@ def private_redis() -> Iterator[str]:
 
 @contextmanager
 def worker(base_url: str, queues: str, *, name: str, concurrency: int = 2,
-           env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+           env: dict[str, str] | None = None, nice: int = 0) -> Iterator[subprocess.Popen[bytes]]:
     """A real `celery -A worker worker` process on that Redis (broker/results db 1, progress db 2)."""
     log = Path(tempfile.gettempdir()) / f"taskrunner-bench-{name}.log"
     proc = start_celery_worker(queues=queues, name=name, concurrency=concurrency, log=log, loglevel="WARNING",
-                               env={**bench_env(base_url), **(env or {})})
+                               env={**bench_env(base_url), **(env or {})}, nice=nice)
     try:
         yield proc
     finally:

@@ -24,12 +24,16 @@ def start_celery_worker(
     loglevel: str = "INFO",
     extra_args: list[str] | None = None,
     timeout: float = 60.0,
+    nice: int = 0,
 ) -> subprocess.Popen[bytes]:
-    """Starts `celery -A worker worker` in its own process group and waits until it answers a ping."""
+    """Starts `celery -A worker worker` in its own process group and waits until it answers a ping.
+
+    `nice` lowers the CPU priority of the whole pool (CPU-bound backtests beside latency-sensitive queues).
+    """
     from worker import app
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "worker", "worker", "-Q", queues, "-c", str(concurrency),
+        [*(["nice", "-n", str(nice)] if nice else []), sys.executable, "-m", "celery", "-A", "worker", "worker", "-Q", queues, "-c", str(concurrency),
          "-n", f"{name}@%h", "--loglevel", loglevel, "--without-mingle", "--without-gossip", *(extra_args or [])],
         cwd=ROOT, env={**os.environ, **(env or {})}, stdout=log.open("wb"), stderr=subprocess.STDOUT,
         start_new_session=True,
