@@ -33,7 +33,8 @@ def start_celery_worker(
     from worker import app
 
     proc = subprocess.Popen(
-        [*(["nice", "-n", str(nice)] if nice else []), sys.executable, "-m", "celery", "-A", "worker", "worker", "-Q", queues, "-c", str(concurrency),
+        [*(["nice", "-n", str(nice)] if nice else []),
+         sys.executable, "-m", "celery", "-A", "worker", "worker", "-Q", queues, "-c", str(concurrency),
          "-n", f"{name}@%h", "--loglevel", loglevel, "--without-mingle", "--without-gossip", *(extra_args or [])],
         cwd=ROOT, env={**os.environ, **(env or {})}, stdout=log.open("wb"), stderr=subprocess.STDOUT,
         start_new_session=True,
