@@ -29,7 +29,8 @@ class _Args(BaseModel):
 def _sandbox_celery() -> Celery:
     sandbox = Celery("fuzz", broker="memory://")
 
-    @sandbox.task(base=ProgressTask, bind=True, name="tasks.fuzz.echo", args_model=_Args)
+    # shared=False: a shared task would also be registered on the real app, where other tests enumerate tasks.
+    @sandbox.task(base=ProgressTask, bind=True, name="tasks.fuzz.echo", args_model=_Args, shared=False)
     def echo(self: ProgressTask, n: int, symbol: str | None = None) -> None:
         return None
 
