@@ -278,5 +278,5 @@ def cluster() -> Iterator[Cluster]:
             cl.stop(slot, signal.SIGKILL)
         app.close()
         store.redis.close()
-        server.stop()
+        cl.server.stop()  # the restart test swaps in a new server process: stop the one running now
         _restore(saved)
