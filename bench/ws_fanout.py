@@ -125,6 +125,7 @@ def run(base_url: str, *, counts: tuple[int, ...] = (1, 1000, 5000), updates: in
         ratio_meaning="p99 update-to-receipt latency with 1,000 sockets / with 1 socket",
         target="p99 under 50 ms with 1,000 sockets; 5,000 reported",
         met=p99.get(1000, float("inf")) < 50.0,
-        notes=f"{updates} updates per count, the first one a warm-up; clients in 2 processes on the same 2 cores as the API process and "
+        notes=f"{updates} updates per count, the first one a warm-up; clients in 2 processes on the same 2 cores "
+              "as the API process and "
               "Redis, so their own receive time is in the figure",
     )
