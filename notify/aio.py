@@ -13,6 +13,7 @@ from notify import ops, scripts
 from notify.config import NotifyConfig
 from notify.feed import AsyncFeed
 from notify.models import Notification, NotificationCreate, NotificationType, check_notification_id, check_user_id
+from progress.clients import require_decoded
 from taskrunner.keys import AppKeys
 
 
@@ -22,9 +23,7 @@ class AsyncNotificationStore:
     def __init__(
         self, client: aioredis.Redis, *, config: NotifyConfig | None = None, clock: Callable[[], float] = time.time
     ) -> None:
-        kwargs = client.get_connection_kwargs()  # type: ignore[no-untyped-call]
-        if not kwargs.get("decode_responses"):
-            raise ValueError("AsyncNotificationStore needs a Redis client created with decode_responses=True")
+        require_decoded(client, "AsyncNotificationStore")
         self.redis = client
         self.config = config or NotifyConfig()
         self.keys = AppKeys(self.config.namespace)

@@ -13,6 +13,7 @@ from notify import ops, scripts
 from notify.config import NotifyConfig
 from notify.feed import Feed
 from notify.models import Notification, NotificationCreate, NotificationType, check_notification_id, check_user_id
+from progress.clients import require_decoded
 from taskrunner.keys import AppKeys
 
 Clock = Callable[[], float]
@@ -25,8 +26,7 @@ class NotificationStore:
     """
 
     def __init__(self, client: redis.Redis, *, config: NotifyConfig | None = None, clock: Clock = time.time) -> None:
-        if not client.get_connection_kwargs().get("decode_responses"):
-            raise ValueError("NotificationStore needs a Redis client created with decode_responses=True")
+        require_decoded(client, "NotificationStore")
         self.redis = client
         self.config = config or NotifyConfig()
         self.keys = AppKeys(self.config.namespace)

@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 from redis import RedisError
 
 from progress import ops, scripts
+from progress.clients import require_decoded
 from progress.codec import event_from_entry, record_from_hash, snapshot_event
 from progress.config import StoreConfig
 from progress.errors import TaskNotFound
@@ -36,8 +37,7 @@ class AsyncProgressStore:
     def __init__(
         self, client: aioredis.Redis, *, config: StoreConfig | None = None, clock: Callable[[], float] = time.time
     ) -> None:
-        if not client.get_connection_kwargs().get("decode_responses"):  # type: ignore[no-untyped-call,unused-ignore]
-            raise ValueError("AsyncProgressStore needs a Redis client created with decode_responses=True")
+        require_decoded(client, "AsyncProgressStore")
         self.redis = client
         # redis-py's reply types are unions that ignore decode_responses; replies are parsed by progress.codec.
         self._r: Any = client

@@ -10,6 +10,7 @@ from typing import Any
 import redis
 
 from progress import ops, scripts
+from progress.clients import require_decoded
 from progress.codec import event_from_entry, record_from_hash, snapshot_event
 from progress.config import StoreConfig
 from progress.errors import TaskNotFound
@@ -38,8 +39,7 @@ class ProgressStore:
         self, client: redis.Redis, *, config: StoreConfig | None = None, clock: Clock = time.time
     ) -> None:
         # Replies are read as text: the client must decode responses.
-        if not client.get_connection_kwargs().get("decode_responses"):  # type: ignore[no-untyped-call,unused-ignore]
-            raise ValueError("ProgressStore needs a Redis client created with decode_responses=True")
+        require_decoded(client, "ProgressStore")
         self.redis = client
         # redis-py's reply types are unions that ignore decode_responses; replies are parsed by progress.codec.
         self._r: Any = client

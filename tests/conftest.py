@@ -60,6 +60,15 @@ def redis_client(redis_base: str) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
+def progress_redis() -> Iterator[redis.Redis]:
+    """The progress database the worker and the API use (db 2), flushed before each test."""
+    client = redis.Redis.from_url(os.environ["TASKRUNNER_PROGRESS_URL"], decode_responses=True)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture
 def store(redis_client: redis.Redis) -> object:
     """A ProgressStore on a clean db 0."""
     from progress import ProgressStore

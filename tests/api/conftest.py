@@ -37,15 +37,6 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-@pytest.fixture
-def progress_redis() -> Iterator[redis.Redis]:
-    """The progress database the API and the worker use (db 2), flushed before each test."""
-    client = redis.Redis.from_url(os.environ["TASKRUNNER_PROGRESS_URL"], decode_responses=True)
-    client.flushdb()
-    yield client
-    client.close()
-
-
 def settings(**overrides: Any) -> ApiSettings:
     """API settings with the test secrets."""
     from api.settings import ApiSettings

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,15 +85,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.write_line(tally.line())
 
 
-@pytest.fixture
-def progress_db() -> Iterator[redis.Redis]:
-    """The progress database the in-process API uses (the session's db 2), flushed before each test."""
-    client = redis.Redis.from_url(os.environ["TASKRUNNER_PROGRESS_URL"], decode_responses=True)
-    client.flushdb()
-    yield client
-    client.close()
-
-
 @functools.cache
 def sandbox_celery() -> Celery:
     """A Celery app on an in-memory broker with one enqueueable task that takes a user_id and a data payload."""
@@ -120,7 +110,7 @@ def sandbox_celery() -> Celery:
 
 
 @pytest.fixture
-def api_client(progress_db: redis.Redis) -> Iterator[Callable[..., TestClient]]:
+def api_client(progress_redis: redis.Redis) -> Iterator[Callable[..., TestClient]]:
     """Builds in-process clients (the app's lifespan runs) with the test secrets and the sandbox Celery app."""
     from fastapi.testclient import TestClient
 

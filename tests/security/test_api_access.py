@@ -172,7 +172,9 @@ def test_a_user_cannot_subscribe_to_another_users_notifications_and_never_receiv
     assert (first["user_id"], first["title"]) == ("bob", "for bob")
 
 
-def test_a_user_cannot_subscribe_to_another_users_result_topics(client: TestClient, progress_db: redis.Redis) -> None:
+def test_a_user_cannot_subscribe_to_another_users_result_topics(
+    client: TestClient, progress_redis: redis.Redis
+) -> None:
     keys = AppKeys(client.app.state.api.core.namespace)  # type: ignore[attr-defined]
     with client.websocket_connect(f"/ws?token={TOKENS.issue('bob')}") as ws:
         assert ws.receive_json()["type"] == "welcome"
@@ -183,8 +185,8 @@ def test_a_user_cannot_subscribe_to_another_users_result_topics(client: TestClie
         ws.send_json({"action": "subscribe", "topic": "analysis:bob"})
         assert ws.receive_json() == {"type": "subscribed", "topic": "analysis:bob"}
         # Alice's result is published first; bob's next message is his own
-        progress_db.publish(keys.results_channel("analysis", "alice"), '{"for": "alice"}')
-        progress_db.publish(keys.results_channel("analysis", "bob"), '{"for": "bob"}')
+        progress_redis.publish(keys.results_channel("analysis", "alice"), '{"for": "alice"}')
+        progress_redis.publish(keys.results_channel("analysis", "bob"), '{"for": "bob"}')
         message = ws.receive_json()
         while message["type"] == "ping":
             message = ws.receive_json()

@@ -58,7 +58,7 @@ def _json(response: Any) -> Any:
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                                  HealthCheck.function_scoped_fixture])
 def test_no_request_of_a_plain_user_gets_a_server_error_and_every_refusal_says_why(
-    case: Any, progress_db: Any, fuzz_tally: Tally
+    case: Any, progress_redis: Any, fuzz_tally: Tally
 ) -> None:
     response = case.call(headers=bearer(ALICE))
     fuzz_tally.add("schemathesis_user", accepted=response.status_code < 400, server_error=response.status_code >= 500)
