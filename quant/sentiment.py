@@ -135,7 +135,8 @@ def _normalise(text: str) -> str:
     return re.sub(r"\s+", " ", folded).strip()
 
 
-def _label(score: float) -> Label:
+def label_of(score: float) -> Label:
+    """The label of a score: positive, negative or neutral, by the thresholds above."""
     if score >= POSITIVE_THRESHOLD:
         return "positive"
     if score <= NEGATIVE_THRESHOLD:
@@ -192,7 +193,7 @@ def _score(text: str, lex: _CompiledLexicon) -> HeadlineSentiment:
             )
         )
     score = math.tanh(total)
-    return HeadlineSentiment(text=text, score=score, label=_label(score), matches=matches)
+    return HeadlineSentiment(text=text, score=score, label=label_of(score), matches=matches)
 
 
 def score_headline(text: str, lexicon: Lexicon | None = None) -> HeadlineSentiment:
@@ -205,12 +206,16 @@ def score_headlines(headlines: Sequence[str], lexicon: Lexicon | None = None) ->
     if isinstance(headlines, str):
         raise TypeError("headlines must be a sequence of strings, not a single string")
     lex = _default_compiled() if lexicon is None else _compile(lexicon)  # compile a custom lexicon once per batch
-    scored = [_score(h, lex) for h in headlines]
+    return aggregate([_score(h, lex) for h in headlines])
+
+
+def aggregate(scored: Sequence[HeadlineSentiment]) -> SentimentReport:
+    """The report over headlines already scored one at a time: mean score, its label and the label counts."""
     mean = sum(h.score for h in scored) / len(scored) if scored else 0.0
     return SentimentReport(
-        headlines=scored,
+        headlines=list(scored),
         score=mean,
-        label=_label(mean),
+        label=label_of(mean),
         n_positive=sum(h.label == "positive" for h in scored),
         n_negative=sum(h.label == "negative" for h in scored),
         n_neutral=sum(h.label == "neutral" for h in scored),

@@ -21,7 +21,7 @@ from celery import chord, group
 from market import JST
 from progress import StepDefinition, TaskStatus
 from quant import bollinger, ema, macd, rsi, score_headline, sma, technical_signal
-from quant.sentiment import HeadlineSentiment, SentimentReport
+from quant.sentiment import HeadlineSentiment, SentimentReport, aggregate
 from tasks.analysis_args import (
     CleanupArgs,
     ConsensusArgs,
@@ -35,7 +35,6 @@ from tasks.analysis_args import (
 from tasks.analysis_bars import bars_for
 from tasks.analysis_models import InsufficientData, ModelSignal, NoUsableModel, consensus
 from tasks.analysis_models import run_model as compute_model
-from tasks.analysis_sentiment import aggregate
 from tasks.analysis_store import DEFAULT_TTL_S, analysis_results, now_ms
 from worker import app
 from worker.base import ProgressTask

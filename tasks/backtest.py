@@ -13,11 +13,11 @@ import numpy as np
 import numpy.typing as npt
 
 from quant import StrategyParams, optimize_portfolio, risk_metrics, run_backtest
+from quant.montecarlo import drawdown_summary, estimate_gbm, simulate_paths, simulate_terminal
 from quant.performance import TRADING_DAYS_PER_YEAR
 from tasks.backtest_args import BacktestArgs, MonteCarloArgs, Objective, PortfolioArgs
 from tasks.backtest_bars import PriceSeries, load_closes, user_series
 from tasks.backtest_curve import MAX_CURVE_POINTS, keep_indices
-from tasks.backtest_montecarlo import drawdown_summary, estimate_gbm, simulate_paths, simulate_terminal
 from worker import app
 from worker.base import ProgressTask
 from worker.errors import TransientError

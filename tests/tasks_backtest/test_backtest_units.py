@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
+from quant.montecarlo import estimate_gbm, simulate_paths, simulate_terminal
 from tasks.backtest import monte_carlo_simulation, portfolio_optimization, strategy_backtest
 from tasks.backtest_curve import keep_indices
-from tasks.backtest_montecarlo import estimate_gbm, simulate_paths, simulate_terminal
 from worker.errors import InvalidTaskArguments
 
 
