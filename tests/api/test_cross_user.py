@@ -21,6 +21,7 @@ from progress import ProgressStore
 from tests.api.conftest import bearer, settings
 from tests.helpers import wait_until
 from worker import load_tasks
+from worker.ownership import owned_fields
 
 FETCH = "tasks.market_data.fetch_data"
 BATCH = "tasks.notifications.send_batch_notifications"
@@ -158,6 +159,21 @@ def test_a_users_daily_summary_counts_only_their_own_tasks_and_the_service_token
     # And the service token's report counts every user's: the five, and alice's finished report
     everyone = report(service, {"user_id": "ops"})
     assert everyone["total"] == 6 and everyone["by_status"]["completed"] == 1
+
+
+def test_every_task_or_user_id_argument_of_a_task_is_declared_owned() -> None:
+    # A new task whose model takes a parent id or a list of users without the marker would be an unchecked hole.
+    load_tasks()
+    from worker import app
+
+    for task in app.tasks.values():
+        model = getattr(task, "args_model", None)
+        if model is None:
+            continue
+        declared = owned_fields(model)
+        for name in model.model_fields:
+            if name.endswith(("task_id", "user_id", "user_ids")):
+                assert name in declared, f"{task.name}: {name} names an owned resource but is not declared so"
 
 
 # --- internal tasks -----------------------------------------------------------------------------------------------
