@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api import errors, log_redaction, routes_enqueue, routes_notifications, routes_stream, routes_tasks, routes_topics
 from api.auth import Authenticator
+from api.auth_limit import AuthFailureLimiter
 from api.dashboard_feed import DashboardFeed
 from api.hub import Hub
 from api.limits import BodyLimit
@@ -89,10 +90,13 @@ async def _start(cfg: ApiSettings, core: Settings, celery_app: Any) -> ApiState:
     client = aioredis.Redis(connection_pool=pool)
     store = AsyncProgressStore(client, config=core.store_config())
     hub = Hub(client, store.keys.channel("*"))
+    keys = AppKeys(core.namespace)
     st = ApiState(
         settings=cfg, core=core, store=store, hub=hub, dashboard=DashboardFeed(store, hub), stats=SocketStats(),
-        keys=AppKeys(core.namespace), celery=celery_app,
+        keys=keys, celery=celery_app,
         notifications=routes_notifications.open_store(core, client),
+        auth_limiter=AuthFailureLimiter(pool, key_prefix=keys.auth_failures_prefix(),
+                                        max_failures=cfg.auth_failures_max, window_s=cfg.auth_failures_window_s),
     )
     await hub.start()
     return st

@@ -1,4 +1,8 @@
-"""Bearer-token auth: one service token for internal writers, HS256 JWTs for users (`sub` is the user id)."""
+"""Bearer-token auth: one service token for internal writers, HS256 JWTs for users (`sub` is the user id).
+
+Every check goes through `authenticate_connection`: a client address over the failure limit gets 429 before its
+token is even looked at (so a blocked client learns nothing about its guesses), and each failure is counted.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,9 @@ from typing import Annotated, Any, Literal
 import jwt
 from fastapi import Depends, HTTPException, Query, Request, WebSocket, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
+
+from api.auth_limit import AuthFailureLimiter
 
 _bearer = HTTPBearer(auto_error=False, description="the service token, or a user's JWT")
 
@@ -21,6 +28,7 @@ class Principal:
     kind: Literal["service", "user"]
     user_id: str | None = None
     admin: bool = False
+    expires_at: float | None = None  # the JWT's `exp` (epoch seconds); streams end there. None: the service token
 
     @property
     def is_operator(self) -> bool:
@@ -54,7 +62,9 @@ class Authenticator:
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub:
             raise unauthorized("invalid token: empty subject")
-        return Principal("user", user_id=sub, admin=claims.get("role") == "admin")
+        exp = claims.get("exp")
+        return Principal("user", user_id=sub, admin=claims.get("role") == "admin",
+                         expires_at=float(exp) if isinstance(exp, int | float) else None)
 
     def issue(self, user_id: str, *, ttl_s: int = 3_600, admin: bool = False) -> str:
         """A user JWT signed with the configured secret (tests, operators' CLI)."""
@@ -69,24 +79,54 @@ def unauthorized(reason: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=reason, headers={"WWW-Authenticate": "Bearer"})
 
 
+def too_many_failures(retry_after_s: int) -> HTTPException:
+    """429 for a client address with too many recent auth failures, with when to try again."""
+    return HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, headers={"Retry-After": str(retry_after_s)},
+                         detail=f"too many failed authentications from this address; retry after {retry_after_s}s")
+
+
 def forbidden(reason: str) -> HTTPException:
     """403: authenticated, but not allowed to see or change this."""
     return HTTPException(status.HTTP_403_FORBIDDEN, detail=reason)
 
 
-def authenticator(request: Request) -> Authenticator:
+def authenticator(conn: HTTPConnection) -> Authenticator:
     """The app's authenticator."""
-    auth: Authenticator = request.app.state.auth
+    auth: Authenticator = conn.app.state.auth
     return auth
+
+
+def client_address(conn: HTTPConnection) -> str:
+    """The peer's address (uvicorn puts a trusted proxy's X-Forwarded-For here), the limiter's key."""
+    return conn.client.host if conn.client is not None else "unknown"
+
+
+async def authenticate_connection(conn: HTTPConnection, token: str) -> Principal:
+    """The principal of a request or socket's token: 429 while its address is over the failure limit, 401 (and
+    one more failure counted) for a missing or bad token."""
+    api = getattr(conn.app.state, "api", None)
+    limiter: AuthFailureLimiter | None = getattr(api, "auth_limiter", None)
+    client = client_address(conn)
+    if limiter is not None:
+        wait = await limiter.retry_after(client)
+        if wait is not None:
+            raise too_many_failures(wait)
+    try:
+        if not token:
+            raise unauthorized("missing bearer token")
+        return authenticator(conn).authenticate(token)
+    except HTTPException:
+        if limiter is not None:
+            await limiter.failed(client)
+        raise
 
 
 async def principal(
     request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
     """The caller of an HTTP endpoint; 401 without a valid bearer token."""
-    if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
-        raise unauthorized("missing bearer token")
-    return authenticator(request).authenticate(creds.credentials)
+    ok = creds is not None and creds.scheme.lower() == "bearer"
+    return await authenticate_connection(request, creds.credentials if creds is not None and ok else "")
 
 
 async def operator(who: Annotated[Principal, Depends(principal)]) -> Principal:
@@ -96,14 +136,11 @@ async def operator(who: Annotated[Principal, Depends(principal)]) -> Principal:
     return who
 
 
-def websocket_principal(ws: WebSocket) -> Principal:
+async def websocket_principal(ws: WebSocket) -> Principal:
     """The caller of a WebSocket: `Authorization: Bearer` or `?token=` (browsers cannot set headers on sockets)."""
     header = ws.headers.get("authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else ws.query_params.get("token", "")
-    if not token:
-        raise unauthorized("missing bearer token")
-    auth: Authenticator = ws.app.state.auth
-    return auth.authenticate(token)
+    return await authenticate_connection(ws, token)
 
 
 async def stream_principal(
@@ -113,9 +150,7 @@ async def stream_principal(
 ) -> Principal:
     """The caller of an SSE stream: `Authorization: Bearer`, or `?token=`."""
     value = creds.credentials if creds is not None and creds.scheme.lower() == "bearer" else (token or "")
-    if not value:
-        raise unauthorized("missing bearer token")
-    return authenticator(request).authenticate(value)
+    return await authenticate_connection(request, value)
 
 
 Caller = Annotated[Principal, Depends(principal)]

@@ -8,13 +8,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Path, Request
 from kombu.exceptions import OperationalError
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import Caller, Principal, forbidden
+from api.auth import Caller, forbidden
+from api.ownership import check_references, with_caller_defaults
 from api.state import ApiState, State
 from worker.base import ProgressTask
+from worker.ownership import internal_reason
 from worker.queues import queue_for
 
 router = APIRouter(prefix="/api", tags=["enqueue"])
@@ -23,12 +25,14 @@ TaskName = Annotated[str, Path(max_length=200, pattern=r"^tasks\.[A-Za-z0-9_.]+$
 
 
 class TaskInfo(BaseModel):
-    """One task that can be enqueued, with the JSON schema of its arguments."""
+    """One task, with the JSON schema of its arguments (fields marked `x-owned` are checked against the caller)."""
 
     name: str
     queue: str
     description: str
     arguments: dict[str, Any]
+    enqueueable: bool = Field(default=True, description="false: an internal task; POST answers 403 with the reason")
+    internal: str | None = Field(default=None, description="why the task is internal (run only by the system)")
 
 
 class Enqueued(BaseModel):
@@ -43,7 +47,11 @@ class Enqueued(BaseModel):
 
 
 def enqueueable(st: ApiState) -> dict[str, ProgressTask]:
-    """The Celery app's tracked tasks under tasks.* that declare an args_model."""
+    """The Celery app's tracked tasks under tasks.* that declare an args_model and are not internal."""
+    return {name: task for name, task in _tracked(st).items() if internal_reason(task) is None}
+
+
+def _tracked(st: ApiState) -> dict[str, ProgressTask]:
     out: dict[str, ProgressTask] = {}
     for name, task in st.celery.tasks.items():
         if name.startswith("tasks.") and isinstance(task, ProgressTask) and task.args_model is not None:
@@ -51,17 +59,35 @@ def enqueueable(st: ApiState) -> dict[str, ProgressTask]:
     return out
 
 
+def _internal(st: ApiState) -> dict[str, str]:
+    """Every task under tasks.* marked internal (tracked or not), with the reason."""
+    reasons = {name: internal_reason(task) for name, task in st.celery.tasks.items() if name.startswith("tasks.")}
+    return {name: reason for name, reason in reasons.items() if reason is not None}
+
+
 @router.get("/tasks", response_model=list[TaskInfo])
 async def list_enqueueable(_: Caller, st: State) -> list[TaskInfo]:
-    """The tasks this API can enqueue and their argument schemas."""
-    return [
-        TaskInfo(name=name, queue=queue_for(name), description=(task.__doc__ or "").strip().split("\n")[0],
-                 arguments=task.args_model.model_json_schema() if task.args_model else {})
-        for name, task in sorted(enqueueable(st).items())
-    ]
+    """The tracked tasks and their argument schemas; internal ones (chord callbacks, Beat jobs) are listed with
+    `enqueueable: false` and the reason, and POST refuses them."""
+    internal = _internal(st)
+    infos = {
+        name: TaskInfo(name=name, queue=queue_for(name), description=_summary(task),
+                       arguments=task.args_model.model_json_schema() if task.args_model else {},
+                       enqueueable=name not in internal, internal=internal.get(name))
+        for name, task in _tracked(st).items()
+    }
+    for name, reason in internal.items():
+        infos.setdefault(name, TaskInfo(name=name, queue=queue_for(name), description=_summary(st.celery.tasks[name]),
+                                        arguments={}, enqueueable=False, internal=reason))
+    return [infos[name] for name in sorted(infos)]
+
+
+def _summary(task: Any) -> str:
+    return (task.__doc__ or "").strip().split("\n")[0]
 
 
 @router.post("/tasks/{name}", status_code=202, response_model=Enqueued, responses={
+    403: {"description": "an internal task, or an argument names another user or another user's task"},
     404: {"description": "no such enqueueable task"},
     422: {"description": "arguments fail the task's model (each field and reason listed)"},
     503: {"description": "the message broker is unreachable; nothing was queued"},
@@ -73,16 +99,18 @@ async def enqueue(
     st: State,
     arguments: Annotated[dict[str, Any], Body(description="the task's keyword arguments")],
 ) -> Enqueued:
-    """Validates the arguments, records the task (owned by the calling user) and publishes it."""
+    """Validates the arguments, checks every task and user they name against the caller, records the task (owned
+    by the calling user) and publishes it."""
+    why = _internal(st).get(name)
+    if why is not None:
+        raise forbidden(f"{name} is internal ({why}); it cannot be enqueued over HTTP")
     task = enqueueable(st).get(name)
-    if task is None:
+    if task is None or task.args_model is None:
         raise HTTPException(404, detail=f"no enqueueable task named {name}")
-    model = task.args_model
-    if who.user_id and model is not None and "user_id" in model.model_fields and arguments.get("user_id") is None:
-        arguments = {**arguments, "user_id": who.user_id}  # a user's results go to their own channel by default
+    arguments = with_caller_defaults(who, task.args_model, arguments)  # a user's results go to them by default
     params = task.validate_arguments((), arguments)  # InvalidTaskArguments: 422 naming each field (api.errors)
+    await check_references(who, params, st.store)
     kwargs = params.model_dump(mode="json")
-    _check_owner(who, kwargs)
     task_id = str(uuid.uuid4())
     symbol = kwargs.get("symbol") if isinstance(kwargs.get("symbol"), str) else None
     # Created here, not only by the publish hook, so the record names its owner before anyone can watch it.
@@ -103,13 +131,6 @@ async def enqueue(
         ws_url=_ws(str(request.url_for("task_socket", task_id=task_id))),
         sse_url=str(request.url_for("task_events", task_id=task_id)),
     )
-
-
-def _check_owner(who: Principal, kwargs: dict[str, Any]) -> None:
-    """A user may only enqueue work on their own behalf (a `user_id` argument must be theirs)."""
-    if who.is_operator or "user_id" not in kwargs or kwargs["user_id"] in (None, who.user_id):
-        return
-    raise forbidden(f"user {who.user_id} cannot enqueue work for user {kwargs['user_id']}")
 
 
 def _ws(url: str) -> str:

@@ -182,7 +182,7 @@ async def notifications_socket(ws: WebSocket, user_id: str) -> None:
     """Seed 003's socket: the user's unread notifications on connect (oldest first), then live ones."""
     st = api_state(ws)
     try:
-        who = websocket_principal(ws)
+        who = await websocket_principal(ws)
         if not _valid_user(user_id):
             raise HTTPException(422, detail=f"user_id: must match {USER_ID_PATTERN}")
         _check(who, user_id)
@@ -195,7 +195,8 @@ async def notifications_socket(ws: WebSocket, user_id: str) -> None:
     st.hub.subscribe(channel, session.inbox)  # before the unread read: nothing falls between the two
     try:
         with st.stats.socket("notifications"):
-            await run_socket(ws, session.pump(), receive_loop(ws, st.settings.max_ws_message_bytes, session.handle))
+            await run_socket(ws, session.pump(), receive_loop(ws, st.settings.max_ws_message_bytes, session.handle),
+                             expires_at=who.expires_at)
     finally:
         st.hub.unsubscribe(channel, session.inbox)
 

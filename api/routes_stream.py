@@ -3,8 +3,10 @@ all-tasks stream that feeds the dashboard."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncGenerator, AsyncIterator
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -16,7 +18,7 @@ from api.dashboard_feed import TaskFilter
 from api.feeds import EVENT_ID, follow_task
 from api.hub import Inbox, Resync
 from api.routes_tasks import NOT_FOUND, TaskId, check_task_access
-from api.sockets import close, deny, receive_loop, run_socket, send_json, send_text
+from api.sockets import TOKEN_EXPIRED, close, deny, receive_loop, run_socket, send_json, send_text
 from api.state import ApiState, State, api_state
 from progress import ProgressEvent, TaskNotFound, TaskStatus
 
@@ -31,6 +33,29 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connecti
 def _sse(event: str, data: Any, event_id: str | None = None) -> str:
     head = f"id: {event_id}\n" if event_id else ""
     return f"{head}event: {event}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n"
+
+
+async def until_expiry(lines: AsyncGenerator[str, None], expires_at: float | None) -> AsyncIterator[str]:
+    """An SSE body until the caller's token expires; then a `token_expired` event, and the stream ends."""
+    if expires_at is None:
+        async for line in lines:
+            yield line
+        return
+    deadline = asyncio.get_running_loop().time() + (expires_at - time.time())
+    try:
+        while True:
+            try:
+                # Only the wait for the next line is bounded: a line is never cut while it is being sent.
+                async with asyncio.timeout_at(deadline):
+                    line = await anext(lines)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                yield _sse("token_expired", {"detail": TOKEN_EXPIRED})
+                return
+            yield line
+    finally:
+        await lines.aclose()
 
 
 @lru_cache(maxsize=4096)
@@ -56,7 +81,7 @@ async def task_socket(ws: WebSocket, task_id: str, after: str | None = None) -> 
     try:
         if after is not None and not EVENT_ID.fullmatch(after):  # fullmatch: `$` allows a final newline
             raise HTTPException(422, detail="after: must be an event id like 1700000000000-0")
-        who = websocket_principal(ws)
+        who = await websocket_principal(ws)
         record = await st.store.get_task_status(task_id)
         if record is None:
             raise HTTPException(404, detail=f"task {task_id} not found")
@@ -80,7 +105,7 @@ async def task_socket(ws: WebSocket, task_id: str, after: str | None = None) -> 
         await close(ws, 1000, "task ended")
 
     with st.stats.socket("task"):
-        await run_socket(ws, produce(), receive_loop(ws, st.settings.max_ws_message_bytes))
+        await run_socket(ws, produce(), receive_loop(ws, st.settings.max_ws_message_bytes), expires_at=who.expires_at)
 
 
 @router.get("/internal/sse/task/{task_id}", responses={**NOT_FOUND, 200: {"content": {"text/event-stream": {}}}})
@@ -98,7 +123,7 @@ async def task_events(
     check_task_access(who, record)
     resume = last_event_id or after
 
-    async def body() -> AsyncIterator[str]:
+    async def body() -> AsyncGenerator[str, None]:
         yield "retry: 2000\n\n"
         try:
             async for message in _task_events(st, task_id, resume):
@@ -110,7 +135,8 @@ async def task_events(
             yield _sse("error", {"detail": f"task {task_id} was removed"})
         yield _sse("end", {"task_id": task_id})
 
-    return StreamingResponse(body(), media_type="text/event-stream", headers=SSE_HEADERS)
+    return StreamingResponse(until_expiry(body(), who.expires_at), media_type="text/event-stream",
+                             headers=SSE_HEADERS)
 
 
 async def _dashboard_messages(st: ApiState, flt: TaskFilter) -> AsyncIterator[dict[str, Any]]:
@@ -151,7 +177,8 @@ async def tasks_socket(
     st = api_state(ws)
     try:
         flt = _filter(status, task_type, symbol)
-        if not websocket_principal(ws).is_operator:
+        who = await websocket_principal(ws)
+        if not who.is_operator:
             raise forbidden("the all-tasks stream needs the service token or an admin token")
     except HTTPException as exc:
         await deny(ws, exc)
@@ -164,7 +191,7 @@ async def tasks_socket(
                 return
 
     with st.stats.socket("tasks"):
-        await run_socket(ws, produce(), receive_loop(ws, st.settings.max_ws_message_bytes))
+        await run_socket(ws, produce(), receive_loop(ws, st.settings.max_ws_message_bytes), expires_at=who.expires_at)
 
 
 @router.get("/internal/sse/tasks", responses={200: {"content": {"text/event-stream": {}}}})
@@ -180,10 +207,11 @@ async def tasks_events(
         raise forbidden("the all-tasks stream needs the service token or an admin token")
     flt = TaskFilter(status, task_type or None, symbol or None)
 
-    async def body() -> AsyncIterator[str]:
+    async def body() -> AsyncGenerator[str, None]:
         yield "retry: 2000\n\n"
         async for message in _dashboard_messages(st, flt):
             kind = str(message.get("type"))
             yield ": keep-alive\n\n" if kind == "keep_alive" else _sse(kind, message, message.get("event_id"))
 
-    return StreamingResponse(body(), media_type="text/event-stream", headers=SSE_HEADERS)
+    return StreamingResponse(until_expiry(body(), who.expires_at), media_type="text/event-stream",
+                             headers=SSE_HEADERS)

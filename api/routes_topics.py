@@ -144,7 +144,7 @@ async def topics_socket(ws: WebSocket) -> None:
     """Subscribe to topics on one socket (see the module doc for the protocol); `?token=` or a bearer header."""
     st = api_state(ws)
     try:
-        who = websocket_principal(ws)
+        who = await websocket_principal(ws)
     except HTTPException as exc:
         await deny(ws, exc)
         return
@@ -156,6 +156,7 @@ async def topics_socket(ws: WebSocket) -> None:
     try:
         with st.stats.socket("topics"):
             await run_socket(ws, session.pump(), session.heartbeat(),
-                             receive_loop(ws, st.settings.max_ws_message_bytes, session.handle))
+                             receive_loop(ws, st.settings.max_ws_message_bytes, session.handle),
+                             expires_at=who.expires_at)
     finally:
         session.close_all()

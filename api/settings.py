@@ -35,4 +35,9 @@ class ApiSettings(BaseSettings):
     redis_max_connections: int = Field(
         default=64, ge=4, description="pool size per process: 1,000 sockets must not open 1,000 Redis connections"
     )
+    auth_failures_max: int = Field(
+        default=30, ge=1, description="failed authentications one client address may make within the window; more "
+        "get 429 with Retry-After (counted in Redis, across every API process)"
+    )
+    auth_failures_window_s: int = Field(default=60, ge=1, description="the moving window of auth_failures_max")
     dashboard_page_size: int = Field(default=100, ge=1, le=1000, description="tasks in the dashboard's first view")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -67,8 +68,21 @@ async def receive_loop(ws: WebSocket, max_bytes: int, handler: Handler | None = 
         await handler(data)
 
 
-async def run_socket(ws: WebSocket, *jobs: Coroutine[Any, Any, None]) -> None:
-    """Runs the socket's jobs until the first one ends (the producer finished, or the client left), then closes."""
+TOKEN_EXPIRED_CODE = 4401  # 4000 + HTTP 401, as `deny` closes; the dashboard asks for a new token on it
+TOKEN_EXPIRED = "token expired"
+
+
+async def close_at_expiry(ws: WebSocket, expires_at: float) -> None:
+    """Closes the socket with 4401 "token expired" when the caller's token expires."""
+    await asyncio.sleep(max(0.0, expires_at - time.time()))
+    await close(ws, TOKEN_EXPIRED_CODE, TOKEN_EXPIRED)
+
+
+async def run_socket(ws: WebSocket, *jobs: Coroutine[Any, Any, None], expires_at: float | None = None) -> None:
+    """Runs the socket's jobs until the first one ends (the producer finished, the client left, or the caller's
+    token expired at `expires_at`), then closes."""
+    if expires_at is not None:
+        jobs = (*jobs, close_at_expiry(ws, expires_at))
     tasks = [asyncio.create_task(job) for job in jobs]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)

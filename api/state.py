@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from starlette.requests import HTTPConnection
 
+from api.auth_limit import AuthFailureLimiter
 from api.dashboard_feed import DashboardFeed
 from api.hub import Hub
 from api.settings import ApiSettings
@@ -30,6 +31,7 @@ class ApiState:
     keys: AppKeys
     celery: Any
     notifications: Any = None
+    auth_limiter: AuthFailureLimiter | None = None
 
 
 def api_state(conn: HTTPConnection) -> ApiState:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Collection
 from datetime import datetime
@@ -28,9 +29,11 @@ class DailySummary(BaseModel):
 
 
 def daily_summary(
-    store: ProgressStore, *, now_ms: int | None = None, window_s: int = DAY_S, exclude: Collection[str] = ()
+    store: ProgressStore, *, now_ms: int | None = None, window_s: int = DAY_S, exclude: Collection[str] = (),
+    owner: str | None = None,
 ) -> DailySummary:
-    """Counts the tasks created in the window from the per-status indexes (cost bounded by the window's tasks)."""
+    """Counts the tasks created in the window from the per-status indexes (cost bounded by the window's tasks);
+    with `owner`, only the tasks enqueued for that user (their record's metadata.user_id)."""
     end = store.now_ms() if now_ms is None else now_ms
     start = end - window_s * 1000
     by_status: Counter[str] = Counter()
@@ -46,10 +49,12 @@ def daily_summary(
             wanted = [i for i in ids if i not in exclude]
             pipe = store.redis.pipeline(transaction=False)
             for tid in wanted:
-                pipe.hmget(store.keys.record(tid), "status", "type")
-            for status, task_type in pipe.execute() if wanted else []:
+                pipe.hmget(store.keys.record(tid), "status", "type", "meta")
+            for status, task_type, meta in pipe.execute() if wanted else []:
                 if status is None:
                     continue  # removed by cleanup between the two reads
+                if owner is not None and _owner(meta) != owner:
+                    continue
                 by_status[status] += 1
                 by_type_status.setdefault(task_type or "", Counter())[status] += 1
             if len(ids) < _CHUNK:
@@ -63,6 +68,16 @@ def daily_summary(
         by_type={t: sum(c.values()) for t, c in sorted(by_type_status.items())},
         by_type_status={t: dict(sorted(c.items())) for t, c in sorted(by_type_status.items())},
     )
+
+
+def _owner(meta: str | None) -> str | None:
+    """metadata.user_id of a record's stored metadata JSON (the API records who enqueued the task there)."""
+    try:
+        decoded = json.loads(meta) if meta else None
+    except ValueError:
+        return None
+    user = decoded.get("user_id") if isinstance(decoded, dict) else None
+    return user if isinstance(user, str) else None
 
 
 def render(summary: DailySummary) -> tuple[NotificationType, str, str]:

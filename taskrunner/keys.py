@@ -100,6 +100,10 @@ class AppKeys:
         """Prefix of every results channel (tells them apart from task channels under the same prefix)."""
         return f"{self.namespace}:chan:results:"
 
+    def auth_failures_prefix(self) -> str:
+        """Prefix of the API's failed-authentication counters (the `limits` package appends one key per client)."""
+        return f"{self.namespace}:authfail"
+
     # --- operations -----------------------------------------------------------------------------------------
     def metrics(self) -> str:
         """Capped stream of system metrics samples."""

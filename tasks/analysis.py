@@ -120,7 +120,8 @@ def sentiment_analysis(self: ProgressTask, headlines: list[str], symbol: str | N
 
 # --- multi-model ----------------------------------------------------------------------------------------------
 
-@app.task(base=ProgressTask, bind=True, name="tasks.analysis.run_model", args_model=ModelArgs)
+@app.task(base=ProgressTask, bind=True, name="tasks.analysis.run_model", args_model=ModelArgs,
+          internal="one model of multi_model_analysis")
 def run_model(self: ProgressTask, model: str, symbol: str, period: PeriodName = "1y",
               headlines: Headlines | None = None, momentum_days: int = 20,
               parent_task_id: str | None = None) -> dict[str, Any]:
@@ -169,7 +170,7 @@ def multi_model_analysis(self: ProgressTask, symbol: str, models: list[str] | No
     return {"children": [{"task_id": cid, "model": m} for cid, m in children.items()]}
 
 
-@app.task(name="tasks.analysis.finish_consensus")
+@app.task(name="tasks.analysis.finish_consensus", internal="the chord callback of multi_model_analysis")
 def finish_consensus(results: list[dict[str, Any]], **kwargs: Any) -> dict[str, Any]:
     """Chord callback: the weighted consensus of the children's results, written to the parent record."""
     args = ConsensusArgs.model_validate({"results": results, **kwargs})
@@ -190,7 +191,7 @@ def finish_consensus(results: list[dict[str, Any]], **kwargs: Any) -> dict[str, 
     return result
 
 
-@app.task(name="tasks.analysis.consensus_failed")
+@app.task(name="tasks.analysis.consensus_failed", internal="the error callback of multi_model_analysis")
 def consensus_failed(failed_task_id: str, parent_task_id: str) -> dict[str, Any]:
     """Chord error callback: ends the parent as `error`, naming the children that failed and why."""
     store = progress_store()
@@ -214,7 +215,8 @@ def consensus_failed(failed_task_id: str, parent_task_id: str) -> dict[str, Any]
 
 # --- cleanup --------------------------------------------------------------------------------------------------
 
-@app.task(base=ProgressTask, bind=True, name="tasks.analysis.cleanup_expired_analysis", args_model=CleanupArgs)
+@app.task(base=ProgressTask, bind=True, name="tasks.analysis.cleanup_expired_analysis", args_model=CleanupArgs,
+          internal="a Beat job")
 def cleanup_expired_analysis(self: ProgressTask, batch: int = 500) -> dict[str, Any]:
     """Removes the analysis results past their TTL from the index (and their keys); returns how many."""
     results = analysis_results()

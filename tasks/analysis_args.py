@@ -7,15 +7,16 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from tasks.analysis_store import DEFAULT_TTL_S
+from worker.ownership import OWNS_USER, OwnedTaskId
 
 Symbol = Annotated[str, Field(pattern=r"^[0-9]{4}\.T$", description="TSE code plus '.T', e.g. 7203.T")]
 PeriodName = Literal["1mo", "3mo", "6mo", "1y", "2y", "5y"]
 # What the API's `analysis:<user>` topic accepts, so every user a task announces to can subscribe.
-UserId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.@-]{1,128}$", description="announce the result to this user")]
+UserId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.@-]{1,128}$", description="announce the result to this user"),
+                   OWNS_USER]
 Headline = Annotated[str, Field(min_length=1, max_length=1000)]
 Headlines = Annotated[list[Headline], Field(min_length=1, max_length=500)]
 TtlS = Annotated[int, Field(ge=1, le=30 * 86_400, description="seconds the result is kept")]
-TaskId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,200}$")]
 ModelName = Literal["technical", "momentum", "mean_reversion", "sentiment"]
 Weight = Annotated[float, Field(ge=0.0, le=1_000.0, allow_inf_nan=False)]
 
@@ -112,14 +113,14 @@ class ModelArgs(_Args):
     period: PeriodName = "1y"
     headlines: Headlines | None = None
     momentum_days: int = Field(default=20, ge=1, le=250)
-    parent_task_id: TaskId | None = None
+    parent_task_id: OwnedTaskId | None = None
 
 
 class ConsensusArgs(_Args):
     """Arguments of `finish_consensus`, the chord callback (the children's results come first)."""
 
     results: list[dict[str, Any]]
-    parent_task_id: TaskId
+    parent_task_id: OwnedTaskId
     weights: dict[str, Weight]
     symbol: Symbol
     period: PeriodName

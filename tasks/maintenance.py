@@ -35,20 +35,20 @@ def market_refresh(at: dt.datetime, send: Callable[[str], str]) -> dict[str, Any
     return {"dispatched": send(UPDATE_ALL_PRICES), "session": status.session, "reason": status.reason}
 
 
-@app.task(name="tasks.maintenance.refresh_market_data")
+@app.task(name="tasks.maintenance.refresh_market_data", internal="a Beat job")
 def refresh_market_data() -> dict[str, Any]:
     """Starts the all-symbols price update while the TSE is open; does nothing outside market hours."""
     # By name: the market-data family owns that task, and its module may be deployed on other workers only.
     return market_refresh(dt.datetime.now(dt.UTC), lambda name: str(app.send_task(name).id))
 
 
-@app.task(name="tasks.maintenance.cleanup_expired_progress")
+@app.task(name="tasks.maintenance.cleanup_expired_progress", internal="a Beat job")
 def cleanup_expired_progress() -> dict[str, int]:
     """Removes progress records that ended longer ago than the retention period (24 h)."""
     return {"progress_records": progress_store().cleanup()}
 
 
-@app.task(name="tasks.maintenance.sweep_stale_tasks")
+@app.task(name="tasks.maintenance.sweep_stale_tasks", internal="a Beat job")
 def sweep_stale_tasks() -> dict[str, Any]:
     """Requeues or ends running tasks whose worker stopped sending heartbeats (see taskrunner/stale_sweep.py)."""
     ops = get_settings()
@@ -61,7 +61,7 @@ def sweep_stale_tasks() -> dict[str, Any]:
     return report.model_dump()
 
 
-@app.task(name="tasks.maintenance.collect_system_metrics")
+@app.task(name="tasks.maintenance.collect_system_metrics", internal="a Beat job")
 def collect_system_metrics() -> dict[str, Any]:
     """Samples queues, live workers, Redis and the progress summary into the capped metrics series."""
     ops = get_settings()

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from market import JST, Period, validate_symbol
+from worker.ownership import OwnedTaskId
 
 Symbol = Annotated[str, AfterValidator(validate_symbol)]
 ProviderName = Literal["synthetic", "csv", "yfinance"]
@@ -45,8 +46,9 @@ class FetchArgs(BaseModel):
     directory: Directory | None = Field(default=None,
                                        description="csv provider: folder of <symbol>.csv, else TASKRUNNER_CSV_DIR")
     end: EndDate = Field(default=None, description="last day of the history (default: the last close)")
-    parent_task_id: str | None = Field(default=None, min_length=1, max_length=200,
-                                       description="the batch whose aggregate progress this fetch counts toward")
+    parent_task_id: OwnedTaskId | None = Field(
+        default=None, description="the batch whose aggregate progress this fetch counts toward"
+    )
 
 
 class UpdateAllArgs(BaseModel):
@@ -74,7 +76,7 @@ class FinishBatchArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     results: list[dict[str, Any]]
-    parent_task_id: str = Field(min_length=1, max_length=200)
+    parent_task_id: OwnedTaskId
     symbols: list[Symbol] = Field(min_length=1)
 
 

@@ -147,7 +147,8 @@ def update_all_stock_prices(self: ProgressTask, symbols: list[str] | None = None
             "parent_task_id": parent, "children": [c.id for c in children], "symbols": watch}
 
 
-@app.task(base=ProgressTask, bind=True, name="tasks.market_data.finish_batch", args_model=FinishBatchArgs)
+@app.task(base=ProgressTask, bind=True, name="tasks.market_data.finish_batch", args_model=FinishBatchArgs,
+          internal="the chord callback of update_all_stock_prices")
 def finish_batch(self: ProgressTask, results: list[dict[str, Any]], parent_task_id: str,
                  symbols: list[str]) -> dict[str, Any]:
     """Chord callback: completes the batch's record with the aggregate of its children's results."""
@@ -165,7 +166,7 @@ def finish_batch(self: ProgressTask, results: list[dict[str, Any]], parent_task_
             "failed": summary.failed}
 
 
-@app.task(name="tasks.market_data.batch_failed")
+@app.task(name="tasks.market_data.batch_failed", internal="the error callback of update_all_stock_prices")
 def batch_failed(request: Any, exc: BaseException, traceback: Any, parent_task_id: str) -> None:
     """Chord error callback: a child failed unexpectedly (a bug, a killed process), so the batch ends `error`."""
     try:
@@ -179,7 +180,7 @@ def batch_failed(request: Any, exc: BaseException, traceback: Any, parent_task_i
 
 
 @app.task(base=ProgressTask, bind=True, name="tasks.market_data.price_alert_monitor", args_model=MonitorArgs,
-          **_RETRY)
+          internal="a system-wide job whose results name every user's alerts", **_RETRY)
 def price_alert_monitor(self: ProgressTask) -> dict[str, Any]:
     """Checks every stored alert against the latest prices; notifies the user of each alert that fires, once."""
     alerts, invalid = load_alerts()

@@ -13,13 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from notify import NotificationStore, NotificationType, NotifyConfig
 from notify.errors import TemporaryEmailError
-from notify.models import IDEMPOTENCY_KEY_PATTERN, Message, NotificationData, Title, UserId
+from notify.models import IDEMPOTENCY_KEY_PATTERN, Message, NotificationData, Title
 from notify.smtp import Address, EmailSpec, HeaderText, SmtpSettings, send_email
 from notify.summary import daily_summary, render
 from taskrunner.settings import get_settings
 from worker import app
 from worker.base import ProgressTask
 from worker.errors import TransientError
+from worker.ownership import OwnedUserId
 from worker.store import progress_store
 
 _KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
@@ -49,7 +50,7 @@ class RealtimeArgs(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    user_id: UserId
+    user_id: OwnedUserId
     type: NotificationType = NotificationType.INFO
     title: Title
     message: Message
@@ -108,7 +109,7 @@ class BatchArgs(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    user_ids: list[UserId] = Field(min_length=1, max_length=100_000)
+    user_ids: list[OwnedUserId] = Field(min_length=1, max_length=100_000)
     type: NotificationType = NotificationType.INFO
     title: Title
     message: Message
@@ -140,18 +141,23 @@ class DailySummaryArgs(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    user_id: UserId
+    user_id: OwnedUserId
     email: Address | None = None
+    scope_user_id: OwnedUserId | None = Field(
+        default=None, description="count only this user's tasks; unset: every user's (over HTTP: the service token)"
+    )
 
 
 @app.task(base=ProgressTask, bind=True, name="tasks.notifications.daily_summary_report", args_model=DailySummaryArgs,
           autoretry_for=(TransientError,), retry_backoff=2, retry_backoff_max=600, retry_jitter=True,
           max_retries=6)
-def daily_summary_report(self: ProgressTask, user_id: str, email: str | None = None) -> dict[str, Any]:
-    """Counts the last 24 h of tasks by status and type; sends them as a notification (and an email if asked)."""
+def daily_summary_report(self: ProgressTask, user_id: str, email: str | None = None,
+                         scope_user_id: str | None = None) -> dict[str, Any]:
+    """Counts the last 24 h of tasks (one user's, or everyone's) by status and type; sends them as a notification
+    (and an email if asked)."""
     self.progress.define_steps(["count", "notify", "email"])
     with self.progress.step("count"):
-        summary = daily_summary(progress_store(), exclude={self.request.id})
+        summary = daily_summary(progress_store(), exclude={self.request.id}, owner=scope_user_id)
     kind, title, text = render(summary)
     with self.progress.step("notify"):
         # Keyed by the task, so a retry after a failed email does not notify twice.
