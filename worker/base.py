@@ -18,6 +18,7 @@ from progress.models import is_symbol, percentage
 from taskrunner.settings import get_settings
 from worker.errors import InvalidTaskArguments
 from worker.store import progress_store
+from worker.task_types import record_names
 
 PROGRESS_STATE = "PROGRESS"
 log = logging.getLogger(__name__)
@@ -135,7 +136,8 @@ class ProgressTask(Task):  # type: ignore[misc]
         try:
             reporter.start(message="running", worker=worker)
         except TaskNotFound:
-            progress_store().create_task(self.name, task_id=self.request.id, **_record_fields(self.request.kwargs))
+            progress_store().create_task(**record_names(self.name), task_id=self.request.id,
+                                         **_record_fields(self.request.kwargs))
             reporter.start(message="running", worker=worker)
 
     def _cancelled(self, reporter: ProgressReporter) -> None:
