@@ -65,10 +65,12 @@ class ProgressTask(Task):  # type: ignore[misc]
     def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
         """Publishes after validating the arguments, so a bad call fails in the caller at once.
 
+        What is published is the model's JSON dump, defaults filled in, exactly as the HTTP API publishes it: a
+        default lives in one place (the argument model), and Python calls may leave out what HTTP calls may.
         A publish that fails is handled by the app's send_task (worker/celery_app.py), whichever way it was sent.
         """
         if self.args_model is not None:
-            self.validate_arguments(args, kwargs)
+            args, kwargs = (), self.validate_arguments(args, kwargs).model_dump(mode="json")
         return super().apply_async(args, kwargs, **options)
 
     # --- running ------------------------------------------------------------------------------------------------
