@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -15,6 +16,8 @@ def logs_dir(home: Path) -> Path:
 
 
 def run_log(home: Path, name: str) -> Path:
-    """A new log file for one run of `name` (time and pid in its name, so two runs never share one)."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return logs_dir(home) / f"{name}-{stamp}-{os.getpid()}.log"
+    """A new, empty log file for one run of `name`: its start time in the name, never shared by two runs."""
+    fd, path = tempfile.mkstemp(dir=logs_dir(home), prefix=f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-",
+                                suffix=".log")
+    os.close(fd)
+    return Path(path)

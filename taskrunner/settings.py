@@ -22,7 +22,8 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("REDIS_URL", "TASKRUNNER_REDIS_URL"),
-        description="Redis for broker, results and progress; unset: the CLI starts an embedded one",
+        description="Redis for broker, results and progress; unset: the embedded one (`taskrunner up`), else "
+        "redis://127.0.0.1:6379/0",
     )
     broker_url: str | None = Field(default=None, description="overrides redis_url for the Celery broker")
     result_backend: str | None = Field(default=None, description="overrides redis_url for Celery results")

@@ -92,3 +92,5 @@ def test_the_demo_runs_real_jobs_on_an_embedded_redis_and_every_one_completes(tm
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert "summary: completed=5" in res.stdout
     assert not (tmp_path / "redis" / "server.json").exists()  # the embedded Redis it started was stopped
+    # Its worker's log is this run's own file under the project's data folder (TASKRUNNER_HOME)
+    assert [p.name for p in (tmp_path / "logs").glob("demo-worker-*.log")] != []
