@@ -25,7 +25,7 @@ def no_provider_chosen(monkeypatch: pytest.MonkeyPatch, progress_redis: redis.Re
 
 
 def test_no_provider_is_implied_and_the_error_says_how_to_choose_one(no_provider_chosen: None) -> None:
-    with pytest.raises(ProviderConfigError, match="set TASKRUNNER_MARKET_PROVIDER .* synthetic \\(made-up prices\\)"):
+    with pytest.raises(ProviderConfigError, match=r"set TASKRUNNER_MARKET_PROVIDER .* synthetic \(made-up prices\)"):
         make_provider(None)
 
 
