@@ -38,7 +38,7 @@ def test_the_setting_names_the_binary_by_path_or_by_name_on_path(
     monkeypatch.setenv("TASKRUNNER_REDIS_SERVER", "redis-server")
     assert redis_server_binary() == str(fake)
     monkeypatch.setenv("TASKRUNNER_REDIS_SERVER", str(tmp_path / "missing"))
-    with pytest.raises(RuntimeError, match="TASKRUNNER_REDIS_SERVER=.*missing is not an executable"):
+    with pytest.raises(RuntimeError, match=r"TASKRUNNER_REDIS_SERVER=.*missing is not an executable"):
         redis_server_binary()
 
 
