@@ -16,6 +16,7 @@ from typing import NoReturn
 
 import redis
 from kombu.exceptions import OperationalError
+from kombu.utils.url import sanitize_url
 from pydantic import ValidationError
 
 from progress import InvalidTransition, ProgressError, ProgressStore, TaskNotFound, TaskStatus
@@ -257,7 +258,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"taskrunner: {exc}: list tasks with `taskrunner ls`", file=sys.stderr)
         return 2
     except (redis.ConnectionError, redis.TimeoutError, OperationalError) as exc:
-        where = os.environ.get("REDIS_URL") or "the embedded Redis"
+        url = os.environ.get("REDIS_URL")
+        where = sanitize_url(url) if url else "the embedded Redis"  # never a password on the terminal
         print(f"taskrunner: cannot reach Redis ({where}): {one_line(exc)}; start it with `taskrunner up` "
               "or point REDIS_URL at a running one", file=sys.stderr)
         return 3

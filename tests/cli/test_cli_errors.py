@@ -53,9 +53,10 @@ def test_a_mistake_is_one_line_saying_what_to_do_and_a_non_zero_exit(
 
 @pytest.mark.parametrize("args", [["ls"], ["status", "abc"], ["cancel", "abc"], ["cleanup"]])
 def test_any_command_while_redis_is_down_says_how_to_start_it(cli_env: dict[str, str], args: list[str]) -> None:
-    down = {**cli_env, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
-            "TASKRUNNER_PROGRESS_URL": f"redis://127.0.0.1:{free_port()}/0"}
-    assert "taskrunner up" in _one_line_error(_run(args, down))
+    down = {**cli_env, "REDIS_URL": f"redis://:s3cret@127.0.0.1:{free_port()}/0",
+            "TASKRUNNER_PROGRESS_URL": f"redis://:s3cret@127.0.0.1:{free_port()}/0"}
+    error = _one_line_error(_run(args, down))
+    assert "taskrunner up" in error and "s3cret" not in error
 
 
 def test_a_unique_prefix_names_a_task_and_an_ambiguous_one_says_how_many_match(
