@@ -18,6 +18,7 @@ from api.state import ApiState, State
 from worker.base import ProgressTask
 from worker.ownership import internal_reason
 from worker.queues import queue_for
+from worker.task_types import record_names
 
 router = APIRouter(prefix="/api", tags=["enqueue"])
 log = logging.getLogger(__name__)
@@ -117,7 +118,8 @@ async def enqueue(
     metadata = {"queue": queue_for(name), "requested_via": "api"}
     if who.user_id:
         metadata["user_id"] = who.user_id
-    await st.store.create_task(name, symbol=symbol or None, metadata=metadata, task_id=task_id, message="queued")
+    await st.store.create_task(**record_names(name), symbol=symbol or None, metadata=metadata, task_id=task_id,
+                               message="queued")
     try:
         await run_in_threadpool(task.apply_async, kwargs=kwargs, task_id=task_id)
     except (OperationalError, RedisError, OSError) as exc:

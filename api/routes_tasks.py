@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import model_validator
 
@@ -77,13 +77,19 @@ async def list_tasks(
     _: Operator,
     st: State,
     status: Annotated[TaskStatus | None, Query(description="only tasks in this status")] = None,
-    task_type: Annotated[str | None, Query(max_length=100, description="only tasks of this type")] = None,
+    task_type: Annotated[str | None, Query(max_length=100, description="only tasks of this type (fetch_data)")] = None,
     symbol: Annotated[str | None, Query(max_length=32, description="only tasks for this symbol")] = None,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+    task_name: Annotated[str | None, Query(max_length=200, description="only tasks of this full task name "
+                                           "(tasks.market_data.fetch_data); not combined with symbol")] = None,
 ) -> TaskList:
     """One page of tasks, newest first, with pagination and the per-status summary (seed 001)."""
-    return await st.store.get_tasks_list(status, task_type or None, symbol or None, page, limit)
+    try:
+        return await st.store.get_tasks_list(status, task_type or None, symbol or None, page, limit,
+                                             task_name=task_name or None)
+    except ValueError as exc:
+        raise HTTPException(422, detail=str(exc)) from None
 
 
 async def _operate(st: ApiState, who: Principal, task_id: str, action: str) -> UpdateResult | JSONResponse:

@@ -13,8 +13,6 @@ from market.synthetic import SyntheticProvider
 
 __all__ = ["CsvProvider", "PriceProvider", "SyntheticProvider", "get_provider", "provider_names"]
 
-DEFAULT_PROVIDER = "synthetic"
-
 
 @runtime_checkable
 class PriceProvider(Protocol):
@@ -46,8 +44,11 @@ def provider_names() -> list[str]:
     return sorted(_FACTORIES)
 
 
-def get_provider(name: str = DEFAULT_PROVIDER, **opts: Any) -> PriceProvider:
-    """Build the provider registered as ``name`` ("synthetic", "csv", "yfinance") with keyword options."""
+def get_provider(name: str, **opts: Any) -> PriceProvider:
+    """Build the provider registered as ``name`` ("synthetic", "csv", "yfinance") with keyword options.
+
+    There is no default: synthetic prices are made up, so they are only ever used when asked for by name.
+    """
     factory = _FACTORIES.get(name.strip().lower())
     if factory is None:
         raise UnknownProviderError(f"unknown price provider {name!r}: expected one of {', '.join(provider_names())}")

@@ -1,4 +1,4 @@
-"""Deterministic synthetic daily bars: the default provider, usable offline and in tests."""
+"""Deterministic synthetic (made-up) daily bars: offline demos and tests, only ever used when chosen."""
 
 from __future__ import annotations
 

@@ -67,11 +67,12 @@ class AsyncProgressStore:
         *,
         task_id: str | None = None,
         message: str = "",
+        task_name: str | None = None,
     ) -> CreatedTask:
         """Records a new task in status `created` (idempotent for an existing id)."""
         spec = TaskCreate(
             task_type=task_type, total_items=total_items, symbol=symbol, metadata=metadata or {},
-            task_id=task_id, message=message,
+            task_id=task_id, message=message, task_name=task_name,
         )
         return await self.create(spec)
 
@@ -165,9 +166,12 @@ class AsyncProgressStore:
         symbol: str | None = None,
         page: int = 1,
         limit: int = 20,
+        *,
+        task_name: str | None = None,
     ) -> TaskList:
         """One page of tasks matching the filters, newest first, with the summary (cost independent of N)."""
-        plan = ops.list_plan(self.keys, status, task_type, symbol, page, limit)
+        names = (await self._r.hgetall(self.keys.type_names())) if ops.needs_type_names(task_type) else None
+        plan = ops.list_plan(self.keys, status, task_type, symbol, page, limit, task_name=task_name, type_names=names)
         pipe = self._r.pipeline(transaction=True)
         ops.queue_page_reads(pipe, plan, self.keys)
         total, ids, counts = ops.read_page_replies(plan, await pipe.execute())

@@ -65,6 +65,9 @@ def record_from_hash(h: dict[str, str], tz: ZoneInfo, now_ms: int) -> TaskRecord
         rate = current / ((updated - started) / 1000.0)
     eta = _eta_seconds(status, current, total, rate, steps, now_ms)
     estimated = None if eta is None else from_ms(now_ms, tz) + timedelta(seconds=eta)  # type: ignore[operator]
+    if estimated is None and h.get("exp"):
+        # No progress to go by yet: creation plus the median duration of the type's recent tasks (create.lua).
+        estimated = from_ms(created + _int(h.get("exp")), tz)
     if status.is_terminal:
         estimated = from_ms(ended, tz)
 
@@ -72,6 +75,7 @@ def record_from_hash(h: dict[str, str], tz: ZoneInfo, now_ms: int) -> TaskRecord
         task_id=h["id"],
         status=status,
         task_type=h.get("type", ""),
+        task_name=h.get("name") or None,
         symbol=h.get("symbol") or None,
         progress=ProgressInfo(current=current, total=total, percentage=percentage(current, total)),
         current_status=h.get("msg", ""),

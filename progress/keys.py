@@ -21,6 +21,11 @@ class Keys:
         """Hash holding one task's record."""
         return f"{self.namespace}:task:{task_id}"
 
+    def record_pattern(self, id_prefix: str) -> str:
+        """SCAN pattern matching the records whose id starts with `id_prefix` (glob characters in it escaped)."""
+        escaped = "".join("\\" + c if c in "*?[]\\" else c for c in id_prefix)
+        return f"{self.record(escaped)}*"
+
     def events(self, task_id: str) -> str:
         """Stream of one task's change events (resumable by event id)."""
         return f"{self.namespace}:events:{task_id}"
@@ -45,13 +50,30 @@ class Keys:
         """Sorted set of running task ids scored by their last write (stale-task sweep)."""
         return f"{self.namespace}:heartbeats"
 
-    def index(self, status: str, *, task_type: str | None = None, symbol: str | None = None) -> str:
-        """Sorted set (score: creation ms) of the ids of tasks in `status` matching the other given filters.
+    def creation_tie(self) -> str:
+        """String "<ms> <n>": the last creation's ms and how many tasks were created before it in that ms."""
+        return f"{self.namespace}:created-tie"
 
-        There is one per status and combination of filters, so any filtered page is one range read; a listing
-        without a status filter merges the per-status sets (cost set by the page, never by the number of tasks).
+    def durations(self) -> str:
+        """Hash of task type -> recent creation-to-completion times in ms (","-joined, newest last)."""
+        return f"{self.namespace}:durations"
+
+    def type_names(self) -> str:
+        """Hash of task name -> task type, for every name a record was created with."""
+        return f"{self.namespace}:type-names"
+
+    def index(
+        self, status: str, *, task_type: str | None = None, symbol: str | None = None, task_name: str | None = None
+    ) -> str:
+        """Sorted set (score: creation ms, see create.lua) of the ids of tasks in `status` matching the filters.
+
+        There is one per status and combination of type and symbol, so any filtered page is one range read; a
+        listing without a status filter merges the per-status sets (cost set by the page, never by the number of
+        tasks). The task name has its own index (with the status only): it is a finer form of the type.
         """
         parts = [f"{self.namespace}:idx"]
+        if task_name is not None:
+            parts.append(f"name={task_name}")
         if task_type is not None:
             parts.append(f"type={task_type}")
         if symbol is not None:
@@ -60,17 +82,20 @@ class Keys:
         parts.append(f"status={status}")
         return ":".join(parts)
 
-    def status_prefixes(self, task_type: str, symbol: str | None) -> list[str]:
-        """Prefixes that, with the status appended, name every index holding a task of this type and symbol."""
-        return list(_status_prefixes(self.namespace, task_type, symbol))
+    def status_prefixes(self, task_type: str, symbol: str | None, task_name: str | None = None) -> list[str]:
+        """Prefixes that, with the status appended, name every index holding a task of this type, symbol, name."""
+        return list(_status_prefixes(self.namespace, task_type, symbol, task_name))
 
 
 @lru_cache(maxsize=4096)
-def _status_prefixes(namespace: str, task_type: str, symbol: str | None) -> tuple[str, ...]:
+def _status_prefixes(namespace: str, task_type: str, symbol: str | None, task_name: str | None) -> tuple[str, ...]:
     # Cached: every publish of a tracked task needs them, and a deployment has few types and symbols.
     marker = "\x00"
     keys = Keys(namespace)
-    return tuple(keys.index(marker, **f).removesuffix(marker) for f in _filter_subsets(task_type, symbol))
+    subsets: list[dict[str, str]] = _filter_subsets(task_type, symbol)
+    if task_name is not None:
+        subsets.append({"task_name": task_name})
+    return tuple(keys.index(marker, **f).removesuffix(marker) for f in subsets)
 
 
 def _filter_subsets(task_type: str, symbol: str | None) -> list[dict[str, str]]:

@@ -7,7 +7,7 @@ import re
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, computed_field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, computed_field, field_validator, model_validator
 
 from progress.status import TaskStatus
 
@@ -122,6 +122,7 @@ class TaskRecord(BaseModel):
     task_id: str
     status: TaskStatus
     task_type: str
+    task_name: str | None = Field(default=None, description="full name of the task's code (Celery's task name)")
     symbol: str | None
     progress: ProgressInfo
     current_status: str
@@ -168,10 +169,13 @@ class CreatedTask(BaseModel):
     task_id: str
     status: TaskStatus
     task_type: str
+    task_name: str | None = None
     symbol: str | None
     total_items: int
     created_at: datetime
-    estimated_completion: datetime | None = None
+    estimated_completion: datetime | None = Field(
+        default=None, description="creation time plus the median duration of recent completed tasks of this type"
+    )
     created: bool = Field(default=True, description="false when a record with this id already existed")
 
 
@@ -227,6 +231,8 @@ class TaskCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     task_type: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")
+    task_name: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:-]+$",
+                                  description="full name of the code that runs it (Celery's task name)")
     total_items: int = Field(default=0, ge=0, le=10**12)
     symbol: str | None = Field(default=None, min_length=1, max_length=32, pattern=SYMBOL_PATTERN)
     metadata: JsonDict = Field(default_factory=dict)
@@ -239,6 +245,13 @@ class TaskCreate(BaseModel):
         check_json(value, "metadata", MAX_METADATA_BYTES)
         cleaned: JsonDict = redact(value)
         return cleaned
+
+    @model_validator(mode="after")
+    def _name_differs_from_type(self) -> TaskCreate:
+        # A name equal to the type says nothing more, and would index the record twice under one filter.
+        if self.task_name == self.task_type:
+            self.task_name = None
+        return self
 
 
 class TaskUpdate(BaseModel):

@@ -51,7 +51,8 @@ def create_call(cfg: StoreConfig, keys: Keys, spec: TaskCreate, task_id: str, no
     """The create.lua call for a validated spec."""
     return Call(
         "create",
-        [keys.record(task_id), keys.counts(), keys.events(task_id), keys.all_events()],
+        [keys.record(task_id), keys.counts(), keys.events(task_id), keys.all_events(), keys.creation_tie(),
+         keys.durations(), keys.type_names()],
         [
             now_ms,
             task_id,
@@ -60,10 +61,11 @@ def create_call(cfg: StoreConfig, keys: Keys, spec: TaskCreate, task_id: str, no
             spec.total_items,
             spec.message,
             dumps(spec.metadata),
-            "\n".join(keys.status_prefixes(spec.task_type, spec.symbol)),
+            "\n".join(keys.status_prefixes(spec.task_type, spec.symbol, spec.task_name)),
             cfg.events_maxlen,
             cfg.all_events_maxlen,
             keys.channel(task_id),
+            spec.task_name or "",
         ],
     )
 
@@ -71,14 +73,17 @@ def create_call(cfg: StoreConfig, keys: Keys, spec: TaskCreate, task_id: str, no
 def parse_create(cfg: StoreConfig, spec: TaskCreate, task_id: str, now_ms: int, reply: list[Any]) -> CreatedTask:
     """The seed's create response; `created` is false when the id already existed."""
     created = int(reply[0]) == 1
+    expected = reply[2] if created and len(reply) > 2 and reply[2] else None
     # Built without validation: the spec was validated and the rest comes from create.lua (publish hot path).
     return CreatedTask.model_construct(
         task_id=task_id,
         status=TaskStatus.CREATED if created else TaskStatus(str(reply[1])),
         task_type=spec.task_type,
+        task_name=spec.task_name,
         symbol=spec.symbol,
         total_items=spec.total_items,
         created_at=at_ms(now_ms, cfg.tz),
+        estimated_completion=None if expected is None else at_ms(now_ms + int(float(expected)), cfg.tz),
         created=created,
     )
 
@@ -106,7 +111,7 @@ def update_call(cfg: StoreConfig, keys: Keys, task_id: str, change: dict[str, An
     """The update.lua call applying `change` (see the script's header for its members)."""
     return Call(
         "update",
-        [keys.record(task_id), keys.counts(), keys.all_events(), keys.stats(), keys.heartbeats()],
+        [keys.record(task_id), keys.counts(), keys.all_events(), keys.stats(), keys.heartbeats(), keys.durations()],
         [
             now_ms,
             cfg.events_maxlen,
@@ -174,15 +179,52 @@ class ListPlan:
 
 
 def list_plan(
-    keys: Keys, status: str | None, task_type: str | None, symbol: str | None, page: int, limit: int
+    keys: Keys,
+    status: str | None,
+    task_type: str | None,
+    symbol: str | None,
+    page: int,
+    limit: int,
+    *,
+    task_name: str | None = None,
+    type_names: dict[str, str] | None = None,
 ) -> ListPlan:
-    """The sorted sets holding exactly the matching tasks (one, or one per status), and the page's ranks."""
+    """The sorted sets holding exactly the matching tasks (one, or one per status and filter form), and the
+    page's ranks. `type_names` (task name -> type, see `needs_type_names`) finds records of older releases."""
     if not 1 <= page <= 10**9 or not 1 <= limit <= 1000:
         raise ValueError("page must be between 1 and 10^9 and limit between 1 and 1000")
     statuses = [TaskStatus(status).value] if status else [s.value for s in TaskStatus]  # ValueError names it
-    indexes = [keys.index(s, task_type=task_type or None, symbol=symbol or None) for s in statuses]
+    forms = filter_forms(task_type or None, symbol or None, task_name or None, type_names or {})
+    indexes = [keys.index(s, **form) for s in statuses for form in forms]
     start = (page - 1) * limit
     return ListPlan(indexes, start, start + limit - 1, page, limit)
+
+
+def needs_type_names(task_type: str | None) -> bool:
+    """Whether a listing must first read the task name -> type map (a filter by type)."""
+    return bool(task_type)
+
+
+def filter_forms(
+    task_type: str | None, symbol: str | None, task_name: str | None, type_names: dict[str, str]
+) -> list[dict[str, str]]:
+    """The disjoint index filters whose union is the requested set of tasks.
+
+    Records of releases before task names were stored have their full name as their type: a filter by type also
+    reads the type indexes of the names recorded with that type, and a filter by name the type index of that name.
+    """
+    if task_name is not None:
+        if task_type is not None or symbol is not None:
+            raise ValueError("task_name filters alone (with a status): filter by task_type to combine with symbol")
+        return [{"task_name": task_name}, {"task_type": task_name}]
+    base = {"symbol": symbol} if symbol is not None else {}
+    if task_type is None:
+        return [base]
+    forms = [{**base, "task_type": task_type}]
+    forms += [{**base, "task_type": name} for name, t in sorted(type_names.items()) if t == task_type and name != t]
+    if task_type in type_names and type_names[task_type] != task_type and symbol is None:
+        forms.append({"task_name": task_type})  # a full name given as the type: today's records of that name
+    return forms
 
 
 def page_ids(plan: ListPlan, ranges: list[list[tuple[str, float]]]) -> list[str]:

@@ -1,4 +1,9 @@
-"""The `taskrunner` command line: demo, ls, status, watch, cancel, pause, resume, cleanup, health, redis, worker."""
+"""The `taskrunner` command line: up, down, demo, ls, status, watch, cancel, pause, resume, cleanup, health, redis,
+worker.
+
+Every error a user can cause (a bad option, an unknown or ambiguous id, Redis down) is one line on stderr saying
+what to do, and a non-zero exit; never a traceback.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,18 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
-from progress import InvalidTransition, ProgressStore, TaskNotFound
-from taskrunner.redis_server import EmbeddedRedis
+import redis
+from kombu.exceptions import OperationalError
+from kombu.utils.url import sanitize_url
+from pydantic import ValidationError
+
+from progress import InvalidTransition, ProgressError, ProgressStore, TaskNotFound, TaskStatus
+from taskrunner.cli_errors import CliError, one_line
+from taskrunner.redis_server import EmbeddedRedis, server_identity
 from taskrunner.settings import get_settings
+from taskrunner.task_ids import resolve_task_id
 
 
 def resolve_redis_url() -> str:
@@ -41,7 +54,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
     """Lists tasks (newest first) with the per-status summary."""
     from taskrunner.views import task_table
 
-    lst = open_store().get_tasks_list(args.status, args.type, args.symbol, args.page, args.limit)
+    lst = open_store().get_tasks_list(args.status, args.type, args.symbol, args.page, args.limit,
+                                      task_name=args.name)
     if args.json:
         _print_json(lst.model_dump(mode="json"))
     else:
@@ -51,10 +65,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Prints one task's record as JSON."""
-    rec = open_store().get_task_status(args.task_id)
-    if rec is None:
-        print(f"task {args.task_id} not found", file=sys.stderr)
-        return 2
+    store = open_store()
+    rec = store.require(resolve_task_id(store, args.task_id))
     _print_json(rec.model_dump(mode="json"))
     return 0
 
@@ -64,31 +76,27 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from taskrunner.views import watch_bars
 
     store = open_store()
-    try:
-        store.require(args.task_id)
-    except TaskNotFound as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    final = watch_bars(store, [args.task_id])
-    return 0 if final[args.task_id].status.value == "completed" else 1
+    task_id = resolve_task_id(store, args.task_id)
+    final = watch_bars(store, [task_id])
+    return 0 if final[task_id].status.value == "completed" else 1
 
 
 def _control(args: argparse.Namespace, action: str) -> int:
     store = open_store()
+    task_id = resolve_task_id(store, args.task_id)
     try:
-        res = getattr(store, f"{action}_task")(args.task_id)
-    except (TaskNotFound, InvalidTransition) as exc:
-        print(exc, file=sys.stderr)
-        return 2
+        res = getattr(store, f"{action}_task")(task_id)
+    except InvalidTransition as exc:
+        raise CliError(f"{exc}; see its state with `taskrunner status {task_id}`", code=2) from None
     if not res.applied:
-        print(f"task {args.task_id} has already ended ({res.status.value})", file=sys.stderr)
+        print(f"task {task_id} has already ended ({res.status.value})", file=sys.stderr)
         return 1
     if action == "cancel":
         # A queued message is also revoked, so no worker spends time on it.
         from worker import app
 
-        app.control.revoke(args.task_id)
-    print(f"{args.task_id}: {res.status.value}")
+        app.control.revoke(task_id)
+    print(f"{task_id}: {res.status.value}")
     return 0
 
 
@@ -115,7 +123,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 
 
 def cmd_redis(args: argparse.Namespace) -> int:
-    """Starts, stops or shows the embedded Redis."""
+    """Starts, stops or shows the embedded Redis (its URL on stdout; its version and binary on stderr)."""
     emb = EmbeddedRedis(get_settings().home)
     if args.action == "stop":
         print("stopped" if emb.stop() else "not running")
@@ -123,10 +131,35 @@ def cmd_redis(args: argparse.Namespace) -> int:
     if args.action == "start":
         url, _ = emb.ensure()
         print(url)
+        print(server_identity(url), file=sys.stderr)
         return 0
     running = emb.running_url()
     print(running or "not running")
+    if running:
+        print(server_identity(running), file=sys.stderr)
     return 0 if running else 1
+
+
+def cmd_up(_: argparse.Namespace) -> int:
+    """Starts the embedded Redis (unless REDIS_URL is set) and a worker on every queue, in the background."""
+    from taskrunner.background import Background
+
+    url = resolve_redis_url()
+    print(f"redis: {url} — {server_identity(url)}")
+    pid, log = Background(get_settings().home).start_worker()
+    print(f"worker: pid {pid}, " + (f"log {log}" if log else "already running"))
+    print("ready: Python code and `celery` in this folder use this Redis; `taskrunner down` stops both")
+    return 0
+
+
+def cmd_down(_: argparse.Namespace) -> int:
+    """Stops what `taskrunner up` started: the background worker, then the embedded Redis."""
+    from taskrunner.background import Background
+
+    bg = Background(get_settings().home)
+    print("worker: " + ("stopped" if bg.stop_worker() else "not running"))
+    print("redis: " + ("stopped" if bg.stop_redis() else "not running (embedded)"))
+    return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -144,31 +177,54 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(keep_redis=args.keep_redis)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line saying what to do (not a usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        """Prints the error and where to look, in one line; exits 2."""
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is too small: pages and limits start at 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    p = argparse.ArgumentParser(prog="taskrunner", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _Parser(prog="taskrunner", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sub.add_parser("up", help="start the embedded Redis and a worker in the background").set_defaults(func=cmd_up)
+    sub.add_parser("down", help="stop what `up` started").set_defaults(func=cmd_down)
 
     d = sub.add_parser("demo", help="run the demo on the embedded Redis")
     d.add_argument("--keep-redis", action="store_true", help="leave the embedded Redis running afterwards")
     d.set_defaults(func=cmd_demo)
 
     ls = sub.add_parser("ls", help="list tasks")
-    ls.add_argument("--status")
-    ls.add_argument("--type")
+    ls.add_argument("--status", choices=[s.value for s in TaskStatus])
+    ls.add_argument("--type", help="short task type, e.g. fetch_data")
+    ls.add_argument("--name", help="full Celery task name, e.g. tasks.market_data.fetch_data")
     ls.add_argument("--symbol")
-    ls.add_argument("--page", type=int, default=1)
-    ls.add_argument("--limit", type=int, default=20)
+    ls.add_argument("--page", type=_positive, default=1)
+    ls.add_argument("--limit", type=_positive, default=20)
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(func=cmd_ls)
 
+    id_help = "the task id or a unique prefix of it"
     for name, func, text in (("status", cmd_status, "print a task's record"), ("watch", cmd_watch, "live bar")):
         s = sub.add_parser(name, help=text)
-        s.add_argument("task_id")
+        s.add_argument("task_id", help=id_help)
         s.set_defaults(func=func)
     for action in ("cancel", "pause", "resume"):
         s = sub.add_parser(action, help=f"{action} a task")
-        s.add_argument("task_id")
+        s.add_argument("task_id", help=id_help)
         s.set_defaults(func=lambda a, _act=action: _control(a, _act))
 
     sub.add_parser("cleanup", help="remove expired records").set_defaults(func=cmd_cleanup)
@@ -193,7 +249,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         build_parser().error(f"unrecognized arguments: {' '.join(unknown)}")
     if unknown:
         args.rest = [*unknown, *args.rest]
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except CliError as exc:
+        print(f"taskrunner: {exc}", file=sys.stderr)
+        return exc.code
+    except TaskNotFound as exc:
+        print(f"taskrunner: {exc}: list tasks with `taskrunner ls`", file=sys.stderr)
+        return 2
+    except (redis.ConnectionError, redis.TimeoutError, OperationalError) as exc:
+        url = os.environ.get("REDIS_URL")
+        where = sanitize_url(url) if url else "the embedded Redis"  # never a password on the terminal
+        print(f"taskrunner: cannot reach Redis ({where}): {one_line(exc)}; start it with `taskrunner up` "
+              "or point REDIS_URL at a running one", file=sys.stderr)
+        return 3
+    except (ProgressError, ValidationError, ValueError, redis.RedisError, RuntimeError, OSError) as exc:
+        print(f"taskrunner: {one_line(exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
     return code
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -15,9 +13,12 @@ from rich.panel import Panel
 
 from taskrunner.processes import start_celery_worker, stop_process_group
 from taskrunner.redis_server import EmbeddedRedis, wait_for_redis
+from taskrunner.run_logs import run_log
 from taskrunner.settings import get_settings
 
 console = Console()
+# The demo runs offline: it chooses made-up prices, for its fetch and for the analyses that find no stored bars.
+DEMO_PROVIDER = "synthetic"
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,8 @@ def demo_jobs() -> list[DemoJob]:
 
     load_tasks()
     wanted = [
-        DemoJob("fetch 7203.T 5y", "tasks.market_data.fetch_data", {"symbol": "7203.T", "period": "5y"}),
+        DemoJob("fetch 7203.T 5y", "tasks.market_data.fetch_data",
+                {"symbol": "7203.T", "period": "5y", "provider": DEMO_PROVIDER}),
         DemoJob("technical 6758.T", "tasks.analysis.stock_technical_analysis", {"symbol": "6758.T"}),
         DemoJob("backtest 9984.T SMA 5y", "tasks.backtest.strategy_backtest",
                 {"symbol": "9984.T", "strategy": "sma_crossover", "period": "5y"}),
@@ -79,9 +81,11 @@ def run_demo(*, keep_redis: bool = False) -> int:
 
 
 def _start_worker() -> subprocess.Popen[bytes]:
-    log = Path(tempfile.gettempdir()) / "taskrunner-demo-worker.log"
-    console.print(f"starting a worker on all four queues (log: {log})")
-    return start_celery_worker(name="demo", log=log)
+    # One log per run under the project's data folder: two demos never write to the same file.
+    log = run_log(get_settings().home, "demo-worker")
+    console.print(f"starting a worker on all four queues (log: {log}; prices: {DEMO_PROVIDER}, made up)")
+    return start_celery_worker(name=f"demo-{os.getpid()}", log=log,
+                               env={"TASKRUNNER_MARKET_PROVIDER": DEMO_PROVIDER})
 
 
 def _run_jobs() -> int:

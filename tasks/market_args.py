@@ -42,7 +42,8 @@ class FetchArgs(BaseModel):
 
     symbol: Symbol
     period: PeriodArg = Period.ONE_YEAR
-    provider: ProviderName = Field(default="synthetic", description="price provider")
+    provider: ProviderName | None = Field(default=None, description="price provider (default: the "
+                                          "TASKRUNNER_MARKET_PROVIDER setting; synthetic prices are made up)")
     directory: Directory | None = Field(default=None,
                                        description="csv provider: folder of <symbol>.csv, else TASKRUNNER_CSV_DIR")
     end: EndDate = Field(default=None, description="last day of the history (default: the last close)")
@@ -59,7 +60,7 @@ class UpdateAllArgs(BaseModel):
     symbols: list[Symbol] | None = Field(default=None, min_length=1, max_length=2_000,
                                          description="watch list (default: TASKRUNNER_WATCHLIST and alerted symbols)")
     period: PeriodArg = Period.ONE_MONTH
-    provider: ProviderName = "synthetic"
+    provider: ProviderName | None = Field(default=None, description="as fetch_data's")
     directory: Directory | None = None
     end: EndDate = None
 

@@ -60,7 +60,7 @@ class FetchResult(BaseModel):
 
 
 @app.task(base=ProgressTask, bind=True, name="tasks.market_data.fetch_data", args_model=FetchArgs, **_RETRY)
-def fetch_data(self: ProgressTask, symbol: str, period: str = "1y", provider: str = "synthetic",
+def fetch_data(self: ProgressTask, symbol: str, period: str = "1y", provider: str | None = None,
                directory: str | None = None, end: dt.date | None = None,
                parent_task_id: str | None = None) -> dict[str, Any]:
     """Fetches daily bars through a provider, stores them with a TTL, sets and publishes the latest price."""
@@ -76,7 +76,7 @@ def fetch_data(self: ProgressTask, symbol: str, period: str = "1y", provider: st
         return {"symbol": symbol, "success": False, "error": error}
 
 
-def _fetch(task: ProgressTask, symbol: str, period: Period, provider_name: str, directory: str | None,
+def _fetch(task: ProgressTask, symbol: str, period: Period, provider_name: str | None, directory: str | None,
            end: dt.date | None) -> FetchResult:
     progress = task.progress
     progress.define_steps([
@@ -126,11 +126,12 @@ def default_watchlist() -> list[str]:
 
 @app.task(base=ProgressTask, bind=True, name="tasks.market_data.update_all_stock_prices", args_model=UpdateAllArgs)
 def update_all_stock_prices(self: ProgressTask, symbols: list[str] | None = None, period: str = "1mo",
-                            provider: str = "synthetic", directory: str | None = None,
+                            provider: str | None = None, directory: str | None = None,
                             end: dt.date | None = None) -> dict[str, Any]:
     """Fetches every watched symbol in parallel; this task's record shows the whole batch's progress."""
     watch = symbols or default_watchlist()
-    make_provider(provider, directory)  # a misconfigured provider fails the batch now, not in every child
+    # A misconfigured provider fails the batch now, not in every child; the children get its name, so all agree.
+    provider = make_provider(provider, directory).name
     parent = str(self.request.id)
     common = {"period": Period.parse(period).value, "provider": provider, "directory": directory,
               "end": None if end is None else end.isoformat(), "parent_task_id": parent}

@@ -34,8 +34,16 @@ class CheckedBars(BaseModel):
     invalid_count: int
 
 
-def make_provider(name: str, directory: str | None = None) -> PriceProvider:
-    """The provider `name`; csv reads `directory`, else TASKRUNNER_CSV_DIR (as this process sees it)."""
+def make_provider(name: str | None, directory: str | None = None) -> PriceProvider:
+    """The provider `name`, else TASKRUNNER_MARKET_PROVIDER's; csv reads `directory`, else TASKRUNNER_CSV_DIR.
+
+    Never synthetic unless chosen: made-up prices must not pass for real ones.
+    """
+    name = name or market_settings().market_provider
+    if name is None:
+        raise ProviderConfigError(
+            "no price provider chosen: pass provider= or set TASKRUNNER_MARKET_PROVIDER to csv (with "
+            "TASKRUNNER_CSV_DIR), yfinance (real prices; the yfinance extra) or synthetic (made-up prices)")
     if name != "csv":
         return get_provider(name)
     where: str | Path | None = directory or market_settings().csv_dir

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -14,10 +15,15 @@ DEFAULT_WATCHLIST = ("7203.T", "6758.T", "9984.T", "8306.T", "6861.T")
 
 
 class MarketSettings(BaseSettings):
-    """Where CSV prices live, how long stored bars are kept, and the default watch list."""
+    """Which price provider, where CSV prices live, how long stored bars are kept, the default watch list."""
 
     model_config = SettingsConfigDict(env_prefix="TASKRUNNER_", extra="ignore")
 
+    market_provider: Literal["synthetic", "csv", "yfinance"] | None = Field(
+        default=None,
+        description="price provider when a task names none; unset: such tasks fail saying so (synthetic prices "
+        "are made up: only used when chosen here or by a task's provider argument)",
+    )
     csv_dir: Path | None = Field(default=None, description="directory of <symbol>.csv files for the csv provider")
     # Beat refreshes bars every 5 minutes during the session; a week outlives weekends and Golden Week gaps
     # while still letting symbols nobody watches any more fall out of Redis.

@@ -36,6 +36,8 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["TASKRUNNER_PROGRESS_INTERVAL_S"] = "0.2"
     os.environ["TASKRUNNER_TEST_REDIS_BASE"] = base
     os.environ.setdefault("TASKRUNNER_HOME", tempfile.mkdtemp(prefix="taskrunner-home-"))
+    # Made-up prices are never a default: the suite chooses them, for offline, reproducible numbers.
+    os.environ.setdefault("TASKRUNNER_MARKET_PROVIDER", "synthetic")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

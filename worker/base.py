@@ -18,6 +18,7 @@ from progress.models import is_symbol, percentage
 from taskrunner.settings import get_settings
 from worker.errors import InvalidTaskArguments
 from worker.store import progress_store
+from worker.task_types import record_names
 
 PROGRESS_STATE = "PROGRESS"
 log = logging.getLogger(__name__)
@@ -64,10 +65,12 @@ class ProgressTask(Task):  # type: ignore[misc]
     def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
         """Publishes after validating the arguments, so a bad call fails in the caller at once.
 
+        What is published is the model's JSON dump, defaults filled in, exactly as the HTTP API publishes it: a
+        default lives in one place (the argument model), and Python calls may leave out what HTTP calls may.
         A publish that fails is handled by the app's send_task (worker/celery_app.py), whichever way it was sent.
         """
         if self.args_model is not None:
-            self.validate_arguments(args, kwargs)
+            args, kwargs = (), self.validate_arguments(args, kwargs).model_dump(mode="json")
         return super().apply_async(args, kwargs, **options)
 
     # --- running ------------------------------------------------------------------------------------------------
@@ -135,7 +138,8 @@ class ProgressTask(Task):  # type: ignore[misc]
         try:
             reporter.start(message="running", worker=worker)
         except TaskNotFound:
-            progress_store().create_task(self.name, task_id=self.request.id, **_record_fields(self.request.kwargs))
+            progress_store().create_task(**record_names(self.name), task_id=self.request.id,
+                                         **_record_fields(self.request.kwargs))
             reporter.start(message="running", worker=worker)
 
     def _cancelled(self, reporter: ProgressReporter) -> None:

@@ -13,6 +13,7 @@ from progress.models import is_symbol
 from worker.base import ProgressTask
 from worker.queues import queue_for
 from worker.store import progress_store
+from worker.task_types import record_names
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def create_record_on_publish(sender: str | None = None, headers: dict[str, Any] 
     symbol = kwargs.get("symbol")
     try:
         progress_store().create_task(
-            str(sender),
+            **record_names(str(sender)),
             symbol=symbol if is_symbol(symbol) else None,
             task_id=str(headers["id"]),
             message="queued",

@@ -8,6 +8,7 @@
 -- KEYS[3] all events    stream  every task's status changes and steps (capped)
 -- KEYS[4] stats         hash    store-wide counters
 -- KEYS[5] heartbeats    zset    started, unfinished task ids by last write ms
+-- KEYS[6] durations     hash    task type -> recent creation-to-completion ms, ","-joined (create.lua's estimate)
 -- ARGV[1] now (ms since the epoch)
 -- ARGV[2] max length of a task's event stream
 -- ARGV[3] max length of the all-events stream
@@ -113,6 +114,16 @@ if TERMINAL[new] then
   put('ended', now)
   redis.call('ZREM', KEYS[5], id)
   redis.call('PEXPIRE', cur[4], ARGV[5])
+  if new == 'completed' then
+    -- The type's duration sample: its last 20 creation-to-completion times (only on completion: no hot path).
+    local ttype = redis.call('HGET', KEYS[1], 'type')
+    local sample = redis.call('HGET', KEYS[6], ttype)
+    local kept = {}
+    if sample then for d in string.gmatch(sample, '[^,]+') do kept[#kept + 1] = d end end
+    kept[#kept + 1] = string.format('%d', math.max(0, math.floor(now - tonumber(cur[2]))))
+    while #kept > 20 do table.remove(kept, 1) end
+    redis.call('HSET', KEYS[6], ttype, table.concat(kept, ','))
+  end
 elseif (new == 'running' or new == 'paused') and (new ~= old or now - (tonumber(cur[11]) or 0) >= 1000) then
   -- The heartbeat needs second resolution (the stale sweep's bound is minutes): refreshed at most once a second.
   redis.call('ZADD', KEYS[5], now, id)

@@ -97,7 +97,8 @@ def test_a_broker_outage_is_503_with_the_reason_and_the_record_says_it_was_not_q
     assert res.json()["detail"].startswith("message broker unavailable, task not queued")
     # Never a silent drop: the record exists and says what happened
     listed = client.get("/internal/tasks", headers=service, params={"status": "error"}).json()["tasks"]
-    assert len(listed) == 1 and listed[0]["task_type"] == "tasks.diagnostics.unreachable"
+    assert len(listed) == 1
+    assert (listed[0]["task_type"], listed[0]["task_name"]) == ("unreachable", "tasks.diagnostics.unreachable")
     assert "broker unavailable" in listed[0]["error_message"]
 
 

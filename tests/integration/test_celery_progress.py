@@ -30,7 +30,8 @@ def test_the_record_is_created_at_publish_then_runs_and_completes_with_results(w
     assert events[0].kind == "created" and events[0].message == "queued"
     assert [e.status for e in events if e.kind == "status"][:1] == [TaskStatus.RUNNING]
     rec = worker_store.require(res.id)
-    assert rec.status is TaskStatus.COMPLETED and rec.symbol == "7203.T" and rec.task_type == count.name
+    assert rec.status is TaskStatus.COMPLETED and rec.symbol == "7203.T"
+    assert (rec.task_type, rec.task_name) == ("count", count.name)
     assert rec.results == {"counted": 30, "symbol": "7203.T"} and rec.progress.current == 30
     assert rec.attempt == 1 and rec.worker and rec.metadata["queue"] == "ai_analysis"
 

@@ -14,10 +14,12 @@ from market.synthetic import SyntheticProvider
 from market.yfinance_provider import YFinanceProvider
 
 
-def test_the_default_provider_is_the_synthetic_one() -> None:
-    provider = get_provider()
+def test_the_synthetic_provider_is_only_built_when_named() -> None:
+    provider = get_provider("synthetic")
     assert isinstance(provider, SyntheticProvider)
     assert isinstance(provider, PriceProvider)
+    with pytest.raises(TypeError):
+        get_provider()  # type: ignore[call-arg]  # made-up prices are never a default
 
 
 def test_the_csv_provider_is_built_with_its_directory_option(tmp_path: Path) -> None:

@@ -58,7 +58,7 @@ def test_alerts_fire_once_across_monitor_runs_and_each_notifies_its_user(worker_
     for alert_id, entry in fired.items():
         rec = wait_until(partial(_ended, worker_store, entry["notification_task_id"]), timeout=30,
                          what=f"notification of {alert_id}")
-        assert rec is not None and rec.task_type == NOTIFY_TASK and rec.status is TaskStatus.COMPLETED
+        assert rec is not None and rec.task_name == NOTIFY_TASK and rec.status is TaskStatus.COMPLETED
         assert rec.results["user_id"] == entry["user_id"] == next(a.user_id for a in ALERTS if a.id == alert_id)
 
     # When the monitor runs again, nothing fires a second time

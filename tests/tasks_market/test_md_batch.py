@@ -42,7 +42,7 @@ def test_a_batch_of_twenty_symbols_shows_one_aggregate_progress_that_rises_to_10
         assert rec.progress.current == len(reported)
         for child in reported:
             child_rec = worker_store.require(child)
-            assert child_rec.status.is_terminal and child_rec.task_type == fetch_data.name
+            assert child_rec.status.is_terminal and child_rec.task_name == fetch_data.name
         samples.append(rec.progress.percentage)
         return rec.status.is_terminal
 
