@@ -65,8 +65,8 @@ def sweep_stale(
         rec = store.get_task_status(tid)
         if rec is None or rec.status.is_terminal:
             store.redis.zrem(store.keys.heartbeats(), tid)  # the record went without the core's own cleanup
-        # A paused task is never presumed lost: an operator holds it (update.lua takes it out of the heartbeats;
-        # this covers one paused between the two reads). Resuming it starts its heartbeat clock again.
+        # A paused task is never presumed lost: an operator holds it, and its worker may be waiting or gone. Resuming
+        # it moves its heartbeat to now (update.lua), so a dead worker is then found within the bound.
         if rec is None or rec.status.is_terminal or rec.start_time is None or rec.status is TaskStatus.PAUSED:
             report.skipped.append(tid)
             del candidates[tid]

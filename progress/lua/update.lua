@@ -135,10 +135,7 @@ if TERMINAL[new] then
   put('ended', now)
   redis.call('ZREM', KEYS[5], id)
   redis.call('PEXPIRE', cur[4], ARGV[5])
-elseif new == 'paused' then
-  -- A paused task is never presumed lost: it leaves the heartbeats until resumed (then its clock starts again).
-  if old ~= 'paused' then redis.call('ZREM', KEYS[5], id) end
-elseif new == 'running' and (new ~= old or now - (tonumber(cur[11]) or 0) >= 1000) then
+elseif (new == 'running' or new == 'paused') and (new ~= old or now - (tonumber(cur[11]) or 0) >= 1000) then
   -- The heartbeat needs second resolution (the stale sweep's bound is minutes): refreshed at most once a second.
   redis.call('ZADD', KEYS[5], now, id)
   put('hb', now)
