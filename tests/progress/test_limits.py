@@ -41,7 +41,7 @@ BAD: dict[str, tuple[str, Any]] = {
 }
 
 
-def _snapshot(client: redis.Redis, store: ProgressStore, tid: str) -> tuple[dict[str, str], int]:
+def _snapshot(client: redis.Redis, store: ProgressStore, tid: str) -> tuple[Any, int]:
     return client.hgetall(store.keys.record(tid)), client.xlen(store.keys.events(tid))
 
 
