@@ -48,17 +48,20 @@ def test_a_watcher_resuming_after_an_event_without_the_message_gets_it_from_the_
 
     events = list(store.watch(tid, after=resume_at, timeout=5))
 
+    assert ["m" in f for _, f in _entries(redis_client, store, tid)] == [True, True, False, False, False]
     assert [(e.current, e.message) for e in events] == [(2, "counting"), (5, "counting")]
 
 
-def test_the_error_of_an_ended_task_is_published_once_and_carried_to_watchers(
+def test_an_error_message_is_stored_once_and_carried_to_watchers(
     store: ProgressStore, redis_client: redis.Redis
 ) -> None:
     tid = store.create_task("fetch_data", 5).task_id
-    first = store.update_progress(tid, "running", 1, message="m").event_id
+    store.update_progress(tid, "running", 1, message="m", error_message="upstream slow")
+    store.update_progress(tid, current_items=2)
     store.update_progress(tid, "error", error_message="boom")
 
     entries = _entries(redis_client, store, tid)
-    assert [f.get("e") for _, f in entries] == [None, None, "boom"]
-    events = list(store.watch(tid, after=first, timeout=5))
-    assert [(e.status.value, e.error_message, e.message) for e in events] == [("error", "boom", "m")]
+    assert [f.get("e") for _, f in entries] == [None, "upstream slow", None, "boom"]
+    events = list(store.watch(tid, after=entries[0][0], timeout=5))
+    assert [(e.current, e.error_message, e.message) for e in events] == [
+        (1, "upstream slow", "m"), (2, "upstream slow", "m"), (2, "boom", "m")]
