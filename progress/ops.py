@@ -96,6 +96,7 @@ def parse_create(cfg: StoreConfig, spec: TaskCreate, task_id: str, now_ms: int, 
 _TEXT_LIMITS = {"message": "max_message_chars", "worker": "max_message_chars", "error_message": "max_error_chars",
                 "last_error": "max_error_chars"}
 _NUMBERS = frozenset({"current", "total", "incr", "attempt"})
+_NUMBER_TYPES = (int, float)  # numpy float64 is a float; a bool is not a count (True is refused below)
 _MAX_COUNT = 10**15
 
 
@@ -108,24 +109,22 @@ def encode_change(change: dict[str, Any], lim: Limits | None = None) -> ScriptAr
     for name, value in change.items():
         if value is None or value is False:
             continue
-        if name in ("details", "results"):
+        if name in _NUMBERS:
+            # Checked by type first: this is the hot path (a routine write is a count, a status and a flag).
+            if not isinstance(value, _NUMBER_TYPES) or value is True or not -_MAX_COUNT <= value <= _MAX_COUNT:
+                raise InvalidValue(name, f"must be a number between -{_MAX_COUNT} and {_MAX_COUNT}, not {value!r}")
+            out += [name, value]
+        elif value is True:
+            out += [name, 1]
+        elif name in ("details", "results"):
             max_bytes = lim.max_details_bytes if name == "details" else lim.max_results_bytes
             limits.check_object(value, name, max_bytes, lim.max_json_depth)
             # Masked here too, so what a task reports or returns never stores a secret-looking key.
             out += [name, dumps({str(k): dumps(v) for k, v in redact(value).items()})]
         elif name == "step":
             out += [name, limits.check_object(value, name, lim.max_details_bytes, lim.max_json_depth)]
-        elif name in _TEXT_LIMITS:
-            limits.check_text(value, name, getattr(lim, _TEXT_LIMITS[name]))
-            out += [name, value]
-        elif name in _NUMBERS:
-            if isinstance(value, bool) or not isinstance(value, int | float) or not -_MAX_COUNT <= value <= _MAX_COUNT:
-                raise InvalidValue(name, f"must be a number between -{_MAX_COUNT} and {_MAX_COUNT}, not {value!r}")
-            out += [name, value]
-        elif value is True:
-            out += [name, 1]
         else:
-            limits.check_text(value, name, lim.max_message_chars)
+            limits.check_text(value, name, getattr(lim, _TEXT_LIMITS.get(name, "max_message_chars")))
             out += [name, value]
     return out
 
