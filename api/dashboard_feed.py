@@ -16,6 +16,7 @@ from typing import Any
 from api.feeds import parse_published
 from api.hub import RESYNC, Hub, Inbox, Message
 from progress import AsyncProgressStore, ProgressEvent, TaskRecord, TaskStatus
+from progress.codec import carry, snapshot_event
 from taskrunner.keys import AppKeys
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,9 @@ class TaskFilter:
 
 
 def dashboard_message(event: ProgressEvent, record: TaskRecord) -> dict[str, Any]:
-    """Seed 001's progress_update with the event's kind and the task's full record."""
+    """Seed 001's progress_update with the event's kind and the task's full record (which fills in an unchanged
+    message the event does not repeat)."""
+    event = carry(event, snapshot_event(record))
     return {**event.to_message(), "kind": event.kind, "task": record.model_dump(mode="json")}
 
 

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 
 from progress import InvalidTransition, TaskNotFound
+from progress.errors import InvalidValue
 from worker.errors import InvalidTaskArguments
 
 
@@ -35,6 +36,12 @@ def install(app: FastAPI) -> None:
     async def _bad_arguments(_: Request, exc: InvalidTaskArguments) -> JSONResponse:
         errors = [{"field": e["field"], "in": "body", "error": e["error"]} for e in exc.errors]
         return JSONResponse({"detail": str(exc), "errors": errors}, status_code=422)
+
+    @app.exception_handler(InvalidValue)
+    async def _over_limit(_: Request, exc: InvalidValue) -> JSONResponse:
+        # The store's own check (progress/limits.py), in the same shape as a validation error.
+        errors = [{"field": exc.field, "in": "body", "error": exc.reason}]
+        return JSONResponse({"detail": "invalid request", "errors": errors}, status_code=422)
 
     @app.exception_handler(TaskNotFound)
     async def _missing(_: Request, exc: TaskNotFound) -> JSONResponse:

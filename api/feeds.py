@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from api.hub import RESYNC, Hub, Inbox, Message
 from progress import AsyncProgressStore, ProgressEvent
-from progress.codec import event_from_entry, snapshot_event
+from progress.codec import carry, event_from_entry, snapshot_event
 from progress.store import stream_id
 
 # ASCII digits only (`\d` would take any script's digits) and at most 19 of them, so each part fits the 64-bit
@@ -81,10 +81,15 @@ async def follow_task(
     try:
         caught = await read_since(store, task_id, after)
         last = after
+        # Events repeat no unchanged message: each is completed from the one sent before (the record, on a resume).
+        previous: ProgressEvent | None = None
         while True:
             for event in caught.events:
                 if last is None or event.kind == "snapshot" or stream_id(event.id) > stream_id(last):
-                    yield event
+                    if previous is None and event.message is None:
+                        previous = snapshot_event(await store.require(task_id))
+                    previous = carry(event, previous)
+                    yield previous
                     last = event.id
             if caught.ended:
                 return

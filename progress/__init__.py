@@ -2,8 +2,17 @@
 
 from progress.aio import AsyncProgressStore
 from progress.config import StoreConfig
-from progress.errors import InvalidTransition, ProgressError, ProgressWriteError, TaskCancelled, TaskNotFound
+from progress.errors import (
+    InvalidTransition,
+    InvalidValue,
+    ProgressError,
+    ProgressWriteError,
+    TaskCancelled,
+    TaskNotFound,
+    TaskSuperseded,
+)
 from progress.keys import Keys
+from progress.limits import Limits
 from progress.models import (
     CreatedTask,
     HealthReport,
@@ -27,7 +36,9 @@ __all__ = [
     "CreatedTask",
     "HealthReport",
     "InvalidTransition",
+    "InvalidValue",
     "Keys",
+    "Limits",
     "ProgressError",
     "ProgressEvent",
     "ProgressInfo",
@@ -43,6 +54,7 @@ __all__ = [
     "TaskNotFound",
     "TaskRecord",
     "TaskStatus",
+    "TaskSuperseded",
     "TaskUpdate",
     "UpdateResult",
     "can_transition",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -12,7 +13,7 @@ from redis import RedisError
 
 from progress import ops, scripts
 from progress.clients import require_decoded
-from progress.codec import event_from_entry, record_from_hash, snapshot_event
+from progress.codec import carry, event_from_entry, read_record, snapshot_event
 from progress.config import StoreConfig
 from progress.errors import TaskNotFound
 from progress.health import build_health
@@ -29,6 +30,8 @@ from progress.models import (
 )
 from progress.status import TaskStatus
 from progress.store import change_from_update, stream_id
+
+log = logging.getLogger(__name__)
 
 
 class AsyncProgressStore:
@@ -148,9 +151,18 @@ class AsyncProgressStore:
         return removed
 
     async def get_task_status(self, task_id: str) -> TaskRecord | None:
-        """The task's full record, or None if unknown."""
-        h = await self._r.hgetall(self.keys.record(task_id))
-        return record_from_hash(h, self.config.tz, self.now_ms()) if h else None
+        """The task's full record, or None if unknown; a damaged record is read as far as it can be (and noted)."""
+        try:
+            h = await self._r.hgetall(self.keys.record(task_id))
+        except UnicodeDecodeError:
+            args, options = ops.record_read(self.keys, task_id)
+            h = await self._r.execute_command(*args, **options)
+        if not h:
+            return None
+        record, problems = read_record(h, self.config.tz, self.now_ms(), task_id)
+        if problems:
+            await self._note_unreadable({task_id: problems})
+        return record
 
     async def require(self, task_id: str) -> TaskRecord:
         """The task's record; raises TaskNotFound."""
@@ -179,8 +191,26 @@ class AsyncProgressStore:
         if ids:
             pipe = self._r.pipeline(transaction=False)
             ops.queue_record_reads(pipe, self.keys, ids)
-            hashes = await pipe.execute()
-        return ops.build_list(plan, total, hashes, counts, self.config, self.now_ms())
+            try:
+                hashes = await pipe.execute()
+            except UnicodeDecodeError:
+                # A record holds bytes that are not UTF-8: read the page as bytes, and leave that record out.
+                pipe = self._r.pipeline(transaction=False)
+                ops.queue_record_reads(pipe, self.keys, ids, raw=True)
+                hashes = await pipe.execute()
+        listing, damaged = ops.build_list(plan, total, ids, hashes, counts, self.config, self.now_ms())
+        if damaged:
+            await self._note_unreadable(damaged)
+        return listing
+
+    async def _note_unreadable(self, damaged: dict[str, list[str]]) -> None:
+        """Counts damaged records for health; logs each once (when it first joins the set, in any process)."""
+        pipe = self._r.pipeline(transaction=False)
+        for tid in damaged:
+            pipe.sadd(self.keys.unreadable(), tid)
+        for (tid, problems), added in zip(damaged.items(), await pipe.execute(), strict=True):
+            if added:
+                log.warning(ops.unreadable_warning(tid, problems))
 
     async def summary(self) -> dict[str, int]:
         """Number of stored records per status."""
@@ -206,9 +236,12 @@ class AsyncProgressStore:
             raise ValueError(f"after must be a stream event id like 1700000000000-0, not {after!r}")
         stream = self.keys.events(task_id)
         last = after
+        # Events repeat no unchanged message: each is completed from the one before (the record, on a resume).
+        previous: ProgressEvent | None = None
         if last is None or not await self._resumable(stream, last):
             rec = await self.require(task_id)
-            yield snapshot_event(rec)
+            previous = snapshot_event(rec)
+            yield previous
             if rec.status.is_terminal:
                 return
             last = rec.last_event_id or "0-0"
@@ -222,6 +255,9 @@ class AsyncProgressStore:
             for entry_id, fields in reply[0][1]:
                 last = entry_id
                 event = event_from_entry(entry_id, fields, self.config.tz, task_id)
+                if previous is None and event.message is None:
+                    previous = snapshot_event(await self.require(task_id))
+                event = previous = carry(event, previous)
                 yield event
                 if event.status.is_terminal:
                     return

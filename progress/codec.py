@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from progress.models import ProgressEvent, ProgressInfo, Step, TaskRecord, percentage
@@ -100,6 +102,81 @@ def record_from_hash(h: dict[str, str], tz: ZoneInfo, now_ms: int) -> TaskRecord
     )
 
 
+_NUMERIC_FIELDS = ("cur", "total", "created", "started", "updated", "ended", "attempt", "ignored", "hb", "floor")
+
+
+def read_record(
+    h: Mapping[Any, Any], tz: ZoneInfo, now_ms: int, task_id: str
+) -> tuple[TaskRecord | None, list[str]]:
+    """A record from its hash, tolerating damage (a record written around the store, or by an older version): the
+    record and [] when intact; else the fields that could be read, with the problems found; None when nothing
+    could. Raw bytes (a hash read without decoding) are accepted."""
+    try:
+        # A hash of bytes (a raw read) fails here at once: its keys are not text.
+        return record_from_hash(cast(dict[str, str], h), tz, now_ms), []
+    except Exception:
+        pass
+    cleaned, problems = _salvage(h, task_id, tz)
+    try:
+        return record_from_hash(cleaned, tz, now_ms), problems
+    except Exception as exc:
+        return None, [*problems, f"{type(exc).__name__}: {exc}"]
+
+
+def _salvage(h: Mapping[Any, Any], task_id: str, tz: ZoneInfo) -> tuple[dict[str, str], list[str]]:
+    """The hash as text with every field a reader cannot parse dropped (or, for the status, replaced)."""
+    problems: list[str] = []
+    out: dict[str, str] = {}
+    for raw_key, raw_value in h.items():
+        key, value = _text(raw_key), _text(raw_value)
+        if not (_utf8(raw_key) and _utf8(raw_value)):
+            problems.append(f"{key}: not UTF-8")
+        out[key] = value
+    for name in _NUMERIC_FIELDS:
+        if name in out:
+            try:
+                if not math.isfinite(float(out[name])):
+                    raise ValueError(out[name])
+            except ValueError:
+                problems.append(f"{name}: not a number")
+                del out[name]
+    status = out.get("status", "")
+    if status not in _STATUSES:
+        # Shown as ended with the reason rather than hidden: an operator can then see and delete it.
+        problems.append(f"status: {status!r} is not a status")
+        out["status"] = TaskStatus.ERROR.value
+        out.setdefault("error", f"record unreadable: status {status!r}")
+    out.setdefault("id", task_id)
+    for name in [k for k in out if k in ("meta", "steps") or k.startswith(("d:", "r:"))]:
+        try:
+            decoded = json.loads(out[name])
+            if name == "meta" and not isinstance(decoded, dict):
+                raise ValueError("not an object")
+            if name == "steps":
+                _steps(out[name], tz)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            problems.append(f"{name}: {type(exc).__name__}")
+            del out[name]
+    return out, problems
+
+
+_STATUSES = frozenset(s.value for s in TaskStatus)
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _utf8(value: Any) -> bool:
+    if not isinstance(value, bytes):
+        return True
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _eta_seconds(
     status: TaskStatus, current: int, total: int, rate: float | None, steps: list[Step], now_ms: int
 ) -> float | None:
@@ -135,7 +212,7 @@ def event_from_entry(entry_id: str, fields: dict[str, str], tz: ZoneInfo, task_i
         status=TaskStatus(fields["s"]),
         current=_int(fields.get("c")),
         total=_int(fields.get("t")),
-        message=fields.get("m", ""),
+        message=fields.get("m"),
         timestamp=from_ms(ms, tz),
         kind=kind if kind in _KINDS else "progress",
         step=fields.get("p"),
@@ -147,9 +224,23 @@ def event_from_message(event_id: str, payload: str, tz: ZoneInfo) -> ProgressEve
     """Builds an event from the JSON update.lua and create.lua publish (with the task id and timestamp)."""
     data = json.loads(payload)
     data["timestamp"] = from_ms(data["timestamp"], tz)
-    if not isinstance(data.get("message"), str):  # cjson encodes an empty Lua table, never expected here
+    if "message" in data and not isinstance(data["message"], str):  # cjson encodes an empty Lua table as {}
         data["message"] = ""
     return ProgressEvent(id=event_id, **data)
+
+
+def carry(event: ProgressEvent, previous: ProgressEvent | None) -> ProgressEvent:
+    """The event with what it did not repeat (an unchanged message or error) taken from the previous one, so every
+    event a watcher sees is complete (seed 001's progress_update shape)."""
+    if event.message is not None and (event.error_message is not None or previous is None
+                                      or previous.error_message is None):
+        return event
+    fill: dict[str, Any] = {}
+    if event.message is None:
+        fill["message"] = previous.message if previous is not None and previous.message is not None else ""
+    if event.error_message is None and previous is not None and previous.error_message is not None:
+        fill["error_message"] = previous.error_message  # never cleared once set
+    return event.model_copy(update=fill)
 
 
 def snapshot_event(record: TaskRecord) -> ProgressEvent:

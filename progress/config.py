@@ -6,6 +6,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from progress.limits import Limits, default_limits
+
 
 class StoreConfig(BaseModel):
     """How the store names, keeps and trims what it writes."""
@@ -20,6 +22,7 @@ class StoreConfig(BaseModel):
         default=300, ge=1, description="an ended task's event stream is kept this long; then watchers get a snapshot"
     )
     timezone: str = Field(default="Asia/Tokyo", description="time zone of the timestamps in records (seed: JST)")
+    limits: Limits = Field(default_factory=default_limits, description="sizes every write must stay within")
 
     @property
     def tz(self) -> ZoneInfo:

@@ -36,6 +36,33 @@ class TaskCancelled(ProgressError):
         self.task_id = task_id
 
 
+class TaskSuperseded(TaskCancelled):
+    """Raised in an attempt whose task was started again by a newer attempt (its worker was presumed lost): its
+    write was refused. The attempt must stop without ending the record, which belongs to the newer attempt."""
+
+    def __init__(self, task_id: str, attempt: int = 0, newest: int = 0) -> None:
+        ProgressError.__init__(self, task_id, attempt, newest)
+        self.task_id = task_id
+        self.attempt = attempt
+        self.newest = newest
+
+    def __str__(self) -> str:
+        return f"task {self.task_id}: attempt {self.attempt} was superseded by attempt {self.newest}"
+
+
+class InvalidValue(ProgressError, ValueError):
+    """A write carried a value over the limits or not encodable (progress/limits.py); nothing was written."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        # Both as args, so Celery can rebuild the exception from what it stores.
+        super().__init__(field, reason)
+        self.field = field
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}"
+
+
 class ProgressWriteError(ProgressError):
     """A status change or final state could not be written: Redis stayed unreachable past the retry window."""
 

@@ -10,7 +10,13 @@ VERSION = "0.1.0"
 
 
 def build_health(
-    ping_ms: float | None, counts: dict[str, str], today: int, stats: dict[str, str], memory: dict[str, Any]
+    ping_ms: float | None,
+    counts: dict[str, str],
+    today: int,
+    stats: dict[str, str],
+    memory: dict[str, Any],
+    *,
+    unreadable: int = 0,
 ) -> HealthReport:
     """The health report; unhealthy when Redis did not answer (ping_ms is None)."""
     stored = sum(max(0, int(v or 0)) for v in counts.values())
@@ -29,4 +35,6 @@ def build_health(
             )
         },
         ignored_updates=int(stats.get("ignored_updates", 0) or 0),
+        unreadable_records=unreadable,
+        superseded_writes=int(stats.get("superseded_writes", 0) or 0),
     )

@@ -46,6 +46,10 @@ class Keys:
         """Hash of store-wide counters (ignored late updates, ...)."""
         return f"{self.namespace}:stats"
 
+    def unreadable(self) -> str:
+        """Set of the ids of stored records a reader could not parse (skipped in lists, counted in health)."""
+        return f"{self.namespace}:unreadable"
+
     def heartbeats(self) -> str:
         """Sorted set of running task ids scored by their last write (stale-task sweep)."""
         return f"{self.namespace}:heartbeats"

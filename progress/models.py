@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, computed_field, field_validator, model_validator
 
+from progress import limits
+from progress.limits import default_limits
 from progress.status import TaskStatus
 
 JsonDict = dict[str, Any]
@@ -29,10 +31,15 @@ def is_secret_key(key: object) -> bool:
 
 
 SYMBOL_PATTERN = r"^[A-Za-z0-9_.^=-]{1,32}$"
-MAX_METADATA_BYTES = 16_384
-MAX_MESSAGE_CHARS = 2_000
+# The limits of progress/limits.py, as the request models apply them (the store checks the same on every write).
+_LIMITS = default_limits()
+MAX_METADATA_BYTES = _LIMITS.max_metadata_bytes
+MAX_MESSAGE_CHARS = _LIMITS.max_message_chars
+MAX_ERROR_CHARS = _LIMITS.max_error_chars
+MAX_DETAILS_BYTES = _LIMITS.max_details_bytes
+MAX_RESULTS_BYTES = _LIMITS.max_results_bytes
 # Deeper JSON is refused: redaction and encoding recurse, and a body nested thousands deep must be a 422, not a crash.
-MAX_JSON_DEPTH = 32
+MAX_JSON_DEPTH = _LIMITS.max_json_depth
 
 
 def percentage(current: int, total: int) -> float:
@@ -57,32 +64,9 @@ def redact(value: Any) -> Any:
 
 
 def check_json(value: Any, what: str, max_bytes: int) -> None:
-    """Raises ValueError naming `what` unless `value` is plain JSON within the depth limit and `max_bytes`."""
-    from progress.jsonutil import dumps  # local: keeps models free of import cycles
-
-    if _depth(value) > MAX_JSON_DEPTH:
-        raise ValueError(f"{what} is nested deeper than {MAX_JSON_DEPTH} levels")
-    try:
-        encoded = dumps(value).encode("utf-8")
-    except UnicodeEncodeError:
-        # A lone surrogate: JSON text may carry one as an escape, but no Redis client can encode it.
-        raise ValueError(f"{what} contains text that is not valid Unicode (a lone surrogate)") from None
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{what} is not JSON: {exc}") from None
-    if len(encoded) > max_bytes:
-        raise ValueError(f"{what} is larger than {max_bytes} bytes once encoded")
-
-
-def _depth(value: Any) -> int:
-    """Nesting depth of dicts and lists (iterative, so a hostile value cannot exhaust the stack)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack and deepest <= MAX_JSON_DEPTH:
-        item, level = stack.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list | tuple) else None
-        if children is not None:
-            deepest = max(deepest, level)
-            stack.extend((child, level + 1) for child in children)
-    return deepest
+    """Raises ValueError (InvalidValue) naming `what` unless `value` is plain JSON within the depth limit and
+    `max_bytes`."""
+    limits.check_json(value, what, max_bytes, MAX_JSON_DEPTH)
 
 
 class ProgressInfo(BaseModel):
@@ -191,7 +175,7 @@ class UpdateResult(BaseModel):
 
 
 class ProgressEvent(BaseModel):
-    """One change of a task, as stored in its event stream and published."""
+    """One change of a task, as stored in its event stream and published (message and error only when changed)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -200,7 +184,8 @@ class ProgressEvent(BaseModel):
     status: TaskStatus
     current: int = 0
     total: int = 0
-    message: str = ""
+    #: None in an event read from a stream or channel when the message did not change; readers fill it in (`carry`)
+    message: str | None = None
     timestamp: datetime
     kind: Literal["created", "status", "progress", "snapshot"] = "progress"
     step: str | None = None
@@ -220,7 +205,7 @@ class ProgressEvent(BaseModel):
             "task_id": self.task_id,
             "status": self.status.value,
             "progress": {"current": self.current, "total": self.total, "percentage": self.percentage},
-            "message": self.message,
+            "message": self.message or "",
             "timestamp": self.timestamp.isoformat(),
         }
 
@@ -265,14 +250,15 @@ class TaskUpdate(BaseModel):
     message: str | None = Field(default=None, max_length=MAX_MESSAGE_CHARS)
     details: JsonDict | None = None
     results: JsonDict | None = None
-    error_message: str | None = Field(default=None, max_length=MAX_MESSAGE_CHARS * 4)
+    error_message: str | None = Field(default=None, max_length=MAX_ERROR_CHARS)
 
     @field_validator("details", "results")
     @classmethod
     def _bounded(cls, value: JsonDict | None, info: ValidationInfo) -> JsonDict | None:
         if value is None:
             return None
-        check_json(value, str(info.field_name), MAX_METADATA_BYTES * 64)
+        limit = MAX_DETAILS_BYTES if info.field_name == "details" else MAX_RESULTS_BYTES
+        check_json(value, str(info.field_name), limit)
         cleaned: JsonDict = redact(value)
         return cleaned
 
@@ -301,3 +287,5 @@ class HealthReport(BaseModel):
     memory_usage: MemoryUsage
     dependencies: dict[str, DependencyHealth]
     ignored_updates: int = 0
+    unreadable_records: int = Field(default=0, description="stored records that could not be read (skipped in lists)")
+    superseded_writes: int = Field(default=0, description="writes refused because a newer attempt had started")

@@ -14,12 +14,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from progress.codec import at_ms, record_from_hash
+from redis.client import NEVER_DECODE
+
+from progress import limits
+from progress.codec import at_ms, read_record
 from progress.config import StoreConfig
-from progress.errors import InvalidTransition, TaskNotFound
+from progress.errors import InvalidTransition, InvalidValue, TaskNotFound, TaskSuperseded
 from progress.health import build_health
 from progress.jsonutil import dumps
 from progress.keys import Keys
+from progress.limits import Limits
 from progress.models import (
     CreatedTask,
     HealthReport,
@@ -33,7 +37,7 @@ from progress.models import (
 )
 from progress.status import TaskStatus
 
-ScriptArgs = list[str | int]
+ScriptArgs = list[str | int | float]
 # A stream entry id as Redis writes them (ms-seq, each at most 19 digits: both are 64-bit).
 EVENT_ID = re.compile(r"[0-9]{1,19}-[0-9]{1,19}")
 
@@ -48,7 +52,10 @@ class Call:
 
 
 def create_call(cfg: StoreConfig, keys: Keys, spec: TaskCreate, task_id: str, now_ms: int) -> Call:
-    """The create.lua call for a validated spec."""
+    """The create.lua call for a validated spec; raises InvalidValue if it exceeds the store's limits."""
+    lim = cfg.limits
+    limits.check_text(spec.message, "message", lim.max_message_chars)
+    metadata = limits.check_object(spec.metadata, "metadata", lim.max_metadata_bytes, lim.max_json_depth)
     return Call(
         "create",
         [keys.record(task_id), keys.counts(), keys.events(task_id), keys.all_events(), keys.creation_tie(),
@@ -60,7 +67,7 @@ def create_call(cfg: StoreConfig, keys: Keys, spec: TaskCreate, task_id: str, no
             spec.symbol or "",
             spec.total_items,
             spec.message,
-            dumps(spec.metadata),
+            metadata,
             "\n".join(keys.status_prefixes(spec.task_type, spec.symbol, spec.task_name)),
             cfg.events_maxlen,
             cfg.all_events_maxlen,
@@ -90,20 +97,40 @@ def parse_create(cfg: StoreConfig, spec: TaskCreate, task_id: str, now_ms: int, 
 
 
 
-def encode_change(change: dict[str, Any]) -> list[str | int]:
+# How each text member of a change is bounded (update.lua's members; see progress/limits.py).
+_TEXT_LIMITS = {"message": "max_message_chars", "worker": "max_message_chars", "error_message": "max_error_chars",
+                "last_error": "max_error_chars"}
+_NUMBERS = frozenset({"current", "total", "incr", "attempt"})
+_NUMBER_TYPES = (int, float)  # numpy float64 is a float; a bool is not a count (True is refused below)
+_MAX_COUNT = 10**15
+
+
+def encode_change(change: dict[str, Any], lim: Limits | None = None) -> ScriptArgs:
     """update.lua's change as flat name, value pairs (None dropped); details/results values pre-encoded one by one
-    so Lua never re-encodes user data, and the step as JSON."""
-    out: list[str | int] = []
+    so Lua never re-encodes user data, and the step as JSON. Every member is checked against the limits first:
+    InvalidValue names the first bad one and nothing is written."""
+    lim = lim or limits.default_limits()
+    out: ScriptArgs = []
     for name, value in change.items():
         if value is None or value is False:
             continue
-        if name in ("details", "results"):
+        if name in _NUMBERS:
+            # Checked by type first: this is the hot path (a routine write is a count, a status and a flag).
+            if not isinstance(value, _NUMBER_TYPES) or value is True or not -_MAX_COUNT <= value <= _MAX_COUNT:
+                raise InvalidValue(name, f"must be a number between -{_MAX_COUNT} and {_MAX_COUNT}, not {value!r}")
+            out += [name, value]
+        elif value is True:
+            out += [name, 1]
+        elif name in ("details", "results"):
+            max_bytes = lim.max_details_bytes if name == "details" else lim.max_results_bytes
+            limits.check_object(value, name, max_bytes, lim.max_json_depth)
             # Masked here too, so what a task reports or returns never stores a secret-looking key.
             out += [name, dumps({str(k): dumps(v) for k, v in redact(value).items()})]
         elif name == "step":
-            out += [name, dumps(value)]
+            out += [name, limits.check_object(value, name, lim.max_details_bytes, lim.max_json_depth)]
         else:
-            out += [name, 1 if value is True else value]
+            limits.check_text(value, name, getattr(lim, _TEXT_LIMITS.get(name, "max_message_chars")))
+            out += [name, value]
     return out
 
 
@@ -118,28 +145,34 @@ def update_call(cfg: StoreConfig, keys: Keys, task_id: str, change: dict[str, An
             cfg.all_events_maxlen,
             keys.channel(task_id),
             cfg.events_ttl_after_end_s * 1000,
-            *encode_change(change),
+            *encode_change(change, cfg.limits),
         ],
     )
 
 
 class Written(NamedTuple):
-    """update.lua's reply, checked: whether the change was applied, the status now, the event id and JSON."""
+    """update.lua's reply, checked: whether the change was applied, the status now, the event id and JSON, and the
+    task's newest attempt."""
 
     applied: bool
     status: TaskStatus
     event_id: str | None
     body: str
+    attempt: int = 0
 
 
 def check_update(task_id: str, change: dict[str, Any], reply: list[Any]) -> Written:
-    """Reads update.lua's reply cheaply (the reporter's path); raises for a missing task or a refused change."""
+    """Reads update.lua's reply cheaply (the reporter's path); raises for a missing task, a refused change, or a
+    write from an attempt a newer one superseded (TaskSuperseded)."""
     code, status = reply[0], reply[1]
     if code == "missing":
         raise TaskNotFound(task_id)
     if code == "invalid":
         raise InvalidTransition(task_id, status, str(change.get("status")))
-    return Written(code == "ok", TaskStatus(status), reply[2] or None, reply[3] if len(reply) > 3 else "")
+    attempt = int(reply[4]) if len(reply) > 4 else 0
+    if code == "superseded":
+        raise TaskSuperseded(task_id, int(change.get("attempt") or 0), attempt)
+    return Written(code == "ok", TaskStatus(status), reply[2] or None, reply[3] if len(reply) > 3 else "", attempt)
 
 
 def to_result(cfg: StoreConfig, task_id: str, written: Written) -> UpdateResult:
@@ -250,10 +283,23 @@ def read_page_replies(plan: ListPlan, replies: list[Any]) -> tuple[int, list[str
     return sum(replies[:n]), page_ids(plan, replies[n : 2 * n]), replies[-1]
 
 
-def queue_record_reads(pipe: Any, keys: Keys, ids: list[str]) -> None:
-    """Queues the reads of these records."""
+def queue_record_reads(pipe: Any, keys: Keys, ids: list[str], *, raw: bool = False) -> None:
+    """Queues the reads of these records (raw: as bytes, when a decoded read met bytes that are not UTF-8)."""
     for tid in ids:
-        pipe.hgetall(keys.record(tid))
+        if raw:
+            pipe.execute_command("HGETALL", keys.record(tid), **{NEVER_DECODE: []})
+        else:
+            pipe.hgetall(keys.record(tid))
+
+
+def record_read(keys: Keys, task_id: str) -> tuple[tuple[str, str], dict[str, Any]]:
+    """The raw HGETALL of one record: command arguments and options (reads bytes, see queue_record_reads)."""
+    return ("HGETALL", keys.record(task_id)), {NEVER_DECODE: []}
+
+
+def unreadable_warning(task_id: str, problems: list[str]) -> str:
+    """The log line for a record first found unreadable (logged once: when it joins the unreadable set)."""
+    return f"task record {task_id} is damaged and left out of lists: {'; '.join(problems) or 'unparseable'}"
 
 
 def queue_health_reads(pipe: Any, keys: Keys, cfg: StoreConfig, now_ms: int) -> None:
@@ -263,27 +309,44 @@ def queue_health_reads(pipe: Any, keys: Keys, cfg: StoreConfig, now_ms: int) -> 
     for index in status_indexes(keys):
         pipe.zcount(index, midnight, "+inf")
     pipe.hgetall(keys.stats())
+    pipe.scard(keys.unreadable())
     pipe.info("memory")
 
 
 def health_from_replies(ping_ms: float, replies: list[Any]) -> HealthReport:
     """The health document from the replies to `queue_health_reads`."""
-    counts, *todays, stats, memory = replies
-    return build_health(ping_ms, counts, sum(todays), stats, memory)
+    counts, *todays, stats, unreadable, memory = replies
+    return build_health(ping_ms, counts, sum(todays), stats, memory, unreadable=int(unreadable or 0))
 
 
 def build_list(
-    plan: ListPlan, total: int, hashes: list[dict[str, str]], counts: dict[str, str], cfg: StoreConfig, now_ms: int
-) -> TaskList:
-    """Assembles the seed's list response; records deleted between the two reads are skipped."""
-    tasks = [record_from_hash(h, cfg.tz, now_ms) for h in hashes if h]
+    plan: ListPlan,
+    total: int,
+    ids: list[str],
+    hashes: list[dict[Any, Any]],
+    counts: dict[str, str],
+    cfg: StoreConfig,
+    now_ms: int,
+) -> tuple[TaskList, dict[str, list[str]]]:
+    """Assembles the seed's list response and the damaged records left out of it (id -> problems); records deleted
+    between the two reads are skipped too. One bad record never fails a page."""
+    tasks = []
+    damaged: dict[str, list[str]] = {}
+    for tid, h in zip(ids, hashes, strict=True):
+        if not h:
+            continue
+        record, problems = read_record(h, cfg.tz, now_ms, tid)
+        if problems or record is None:
+            damaged[tid] = problems
+        else:
+            tasks.append(record)
     return TaskList(
         tasks=tasks,
         pagination=Pagination(
             page=plan.page, limit=plan.limit, total=total, pages=max(1, math.ceil(total / plan.limit))
         ),
         summary=summary_from_counts(counts),
-    )
+    ), damaged
 
 
 def summary_from_counts(counts: dict[str, str]) -> dict[str, int]:
@@ -303,7 +366,7 @@ def delete_call(keys: Keys, task_ids: list[str], *, cutoff_ms: int = -1) -> Call
     args: ScriptArgs = [cutoff_ms]
     for tid in task_ids:
         args += [keys.record(tid), tid]
-    return Call("delete", [keys.counts(), keys.heartbeats()], args)
+    return Call("delete", [keys.counts(), keys.heartbeats(), keys.unreadable()], args)
 
 
 def terminal_indexes(keys: Keys) -> list[str]:

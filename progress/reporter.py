@@ -11,7 +11,8 @@ from typing import Any, Protocol
 import redis
 
 from progress.config import StoreConfig
-from progress.errors import ProgressWriteError, TaskCancelled
+from progress.errors import InvalidValue, ProgressWriteError, TaskCancelled, TaskSuperseded
+from progress.limits import clip
 from progress.models import StepDefinition, UpdateResult
 from progress.ops import Written, to_result
 from progress.status import TaskStatus
@@ -45,7 +46,9 @@ class ProgressReporter:
     """Throttled progress for one task attempt: `update` is nearly free; status changes and the end are written at once.
 
     At most one routine write per `interval` seconds (seed 001: 1 s). Each write also learns whether an operator
-    cancelled (raises TaskCancelled) or paused (blocks until resumed) the task.
+    cancelled (raises TaskCancelled) or paused (blocks until resumed) the task. Every write after `start` carries
+    this attempt's number: once a newer attempt has started (this one's worker was presumed lost), the write is
+    refused and TaskSuperseded raised, and this attempt must stop without ending the record.
     """
 
     def __init__(
@@ -73,6 +76,10 @@ class ProgressReporter:
         self.calls = 0
         self.finished = False
         self.last: Written | None = None
+        #: this attempt's number, learnt from `start` (None before: writes then carry no attempt)
+        self.attempt: int | None = None
+        #: a newer attempt started: every write of this one is refused
+        self.superseded = False
 
     # --- lifecycle ----------------------------------------------------------------------------------------------
 
@@ -80,11 +87,14 @@ class ProgressReporter:
         """Marks a new attempt running (attempt count +1); raises TaskCancelled if it was cancelled meanwhile."""
         if total is not None:
             self.total = total
-        return self._write_retrying(
+        self.attempt = None  # a start begins a new attempt; its number is in the reply
+        result = self._write_retrying(
             {"status": TaskStatus.RUNNING.value, "start": True, "total": self.total, "message": message,
              "worker": worker},
             soft=True,
         )
+        self.attempt = result.attempt or None
+        return result
 
     def update(
         self,
@@ -144,7 +154,9 @@ class ProgressReporter:
         self, error_message: str, message: str = "error", details: dict[str, Any] | None = None
     ) -> Written | None:
         """Writes the final state as `error` with its message (and details, e.g. which fields were invalid)."""
-        return self._finish(TaskStatus.ERROR, {"error_message": error_message, "message": message, "details": details})
+        limit = self.store.config.limits.max_error_chars
+        return self._finish(TaskStatus.ERROR, {"error_message": clip(error_message, limit), "message": message,
+                                               "details": details})
 
     def cancelled(self, message: str = "cancelled") -> Written | None:
         """Writes the final state as `cancelled` (a no-op if an operator already cancelled it)."""
@@ -158,8 +170,10 @@ class ProgressReporter:
     def retrying(self, error: str, countdown: float | None = None) -> Written | None:
         """Records that this attempt failed and another is scheduled; the task stays non-final."""
         when = "" if countdown is None else f" in {countdown:g}s"
-        change = {**self._pending, "status": TaskStatus.RUNNING.value, "last_error": error,
-                  "message": f"retrying{when}: {error}"}
+        limits = self.store.config.limits
+        change = {**self._pending, "status": TaskStatus.RUNNING.value,
+                  "last_error": clip(error, limits.max_error_chars),
+                  "message": clip(f"retrying{when}: {error}", limits.max_message_chars)}
         self._pending = {}
         return self._write_retrying(change, soft=True, raise_on_cancel=False)
 
@@ -180,8 +194,9 @@ class ProgressReporter:
         except TaskCancelled:
             raise
         except BaseException as exc:
-            self._write_retrying({"step": {"action": "fail", "name": name, "error": f"{type(exc).__name__}: {exc}"}},
-                        soft=True, raise_on_cancel=False)
+            error = clip(f"{type(exc).__name__}: {exc}", self.store.config.limits.max_error_chars)
+            self._write_retrying({"step": {"action": "fail", "name": name, "error": error}},
+                                 soft=True, raise_on_cancel=False)
             raise
         self._write_retrying({**self._take(), "step": {"action": "complete", "name": name}}, soft=True)
 
@@ -201,7 +216,19 @@ class ProgressReporter:
         if self.finished:
             return None
         change = {**self._take(), **extra, "status": status.value}
-        result = self._write_retrying(change, soft=False, raise_on_cancel=False)
+        try:
+            result = self._write_retrying(change, soft=False, raise_on_cancel=False)
+        except InvalidValue as exc:
+            # The end is written whatever the task handed over (a result too big, too deep, not JSON): as `error`
+            # naming what was refused, so the record never stays running. A refused result is the task's failure.
+            reason = clip(f"the end could not be recorded as {status.value}: {exc}",
+                          self.store.config.limits.max_error_chars)
+            result = self._write_retrying({"status": TaskStatus.ERROR.value, "message": "error",
+                                           "error_message": reason}, soft=False, raise_on_cancel=False)
+            self.finished = True
+            if status is TaskStatus.COMPLETED:
+                raise
+            return result
         self.finished = True
         return result
 
@@ -223,7 +250,13 @@ class ProgressReporter:
     def _write(self, change: dict[str, Any], *, soft: bool, raise_on_cancel: bool = True) -> Written:
         if soft:
             change["soft"] = True
-        result = self.store.write(self.task_id, change)
+        if self.attempt is not None:
+            change["attempt"] = self.attempt
+        try:
+            result = self.store.write(self.task_id, change)
+        except TaskSuperseded:
+            self.finished = self.superseded = True
+            raise
         self.writes += 1
         self.last = result
         self._next_write = self._clock() + self.interval

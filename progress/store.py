@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -11,7 +12,7 @@ import redis
 
 from progress import ops, scripts
 from progress.clients import require_decoded
-from progress.codec import event_from_entry, record_from_hash, snapshot_event
+from progress.codec import carry, event_from_entry, read_record, snapshot_event
 from progress.config import StoreConfig
 from progress.errors import TaskNotFound
 from progress.health import build_health
@@ -30,6 +31,8 @@ from progress.models import (
 from progress.status import TaskStatus
 
 Clock = Callable[[], float]
+
+log = logging.getLogger(__name__)
 
 
 class ProgressStore:
@@ -176,9 +179,18 @@ class ProgressStore:
     # --- reads --------------------------------------------------------------------------------------------------
 
     def get_task_status(self, task_id: str) -> TaskRecord | None:
-        """The task's full record, or None if unknown."""
-        h = self._r.hgetall(self.keys.record(task_id))
-        return record_from_hash(h, self.config.tz, self.now_ms()) if h else None
+        """The task's full record, or None if unknown; a damaged record is read as far as it can be (and noted)."""
+        try:
+            h = self._r.hgetall(self.keys.record(task_id))
+        except UnicodeDecodeError:
+            args, options = ops.record_read(self.keys, task_id)
+            h = self._r.execute_command(*args, **options)
+        if not h:
+            return None
+        record, problems = read_record(h, self.config.tz, self.now_ms(), task_id)
+        if problems:
+            self._note_unreadable({task_id: problems})
+        return record
 
     def require(self, task_id: str) -> TaskRecord:
         """The task's record; raises TaskNotFound."""
@@ -207,8 +219,26 @@ class ProgressStore:
         if ids:
             pipe = self._r.pipeline(transaction=False)
             ops.queue_record_reads(pipe, self.keys, ids)
-            hashes = pipe.execute()
-        return ops.build_list(plan, total, hashes, counts, self.config, self.now_ms())
+            try:
+                hashes = pipe.execute()
+            except UnicodeDecodeError:
+                # A record holds bytes that are not UTF-8: read the page as bytes, and leave that record out.
+                pipe = self._r.pipeline(transaction=False)
+                ops.queue_record_reads(pipe, self.keys, ids, raw=True)
+                hashes = pipe.execute()
+        listing, damaged = ops.build_list(plan, total, ids, hashes, counts, self.config, self.now_ms())
+        if damaged:
+            self._note_unreadable(damaged)
+        return listing
+
+    def _note_unreadable(self, damaged: dict[str, list[str]]) -> None:
+        """Counts damaged records for health; logs each once (when it first joins the set, in any process)."""
+        pipe = self._r.pipeline(transaction=False)
+        for tid in damaged:
+            pipe.sadd(self.keys.unreadable(), tid)
+        for (tid, problems), added in zip(damaged.items(), pipe.execute(), strict=True):
+            if added:
+                log.warning(ops.unreadable_warning(tid, problems))
 
     def summary(self) -> dict[str, int]:
         """Number of stored records per status."""
@@ -237,9 +267,12 @@ class ProgressStore:
         stream = self.keys.events(task_id)
         deadline = None if timeout is None else time.monotonic() + timeout
         last = after
+        # Events repeat no unchanged message: each is completed from the one before (the record, on a resume).
+        previous: ProgressEvent | None = None
         if last is None or not self._resumable(stream, last):
             rec = self.require(task_id)
-            yield snapshot_event(rec)
+            previous = snapshot_event(rec)
+            yield previous
             if rec.status.is_terminal:
                 return
             last = rec.last_event_id or "0-0"
@@ -253,6 +286,9 @@ class ProgressStore:
             for entry_id, fields in reply[0][1]:
                 last = entry_id
                 event = event_from_entry(entry_id, fields, self.config.tz, task_id)
+                if previous is None and event.message is None:
+                    previous = snapshot_event(self.require(task_id))
+                event = previous = carry(event, previous)
                 yield event
                 if event.status.is_terminal:
                     return

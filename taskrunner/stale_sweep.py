@@ -13,7 +13,7 @@ older than the bound means no live process runs the task. What the sweep then do
 
 So no record stays `running` longer than `stale_after_s` plus one sweep period without either a new attempt or an
 end. A task whose worker is alive but whose heartbeat thread could not run for the whole bound would be requeued
-too; the first attempt to finish wins and the other stops at its next progress write (the record has ended).
+too; the requeued attempt fences the older one: its next progress write is refused and it stops (TaskSuperseded).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import cast
 
 from pydantic import BaseModel, Field
 
-from progress import ProgressStore, TaskNotFound
+from progress import ProgressStore, TaskNotFound, TaskStatus
 from progress.codec import from_ms
 from taskrunner.broker_view import BrokerView
 
@@ -36,7 +36,7 @@ class SweepReport(BaseModel):
     requeued: list[str] = Field(default_factory=list, description="unacknowledged messages given back to the queue")
     queued: list[str] = Field(default_factory=list, description="messages already waiting in a queue: left running")
     lost: list[str] = Field(default_factory=list, description="nothing will run them again: marked error")
-    skipped: list[str] = Field(default_factory=list, description="ended, gone, or never started (paused in queue)")
+    skipped: list[str] = Field(default_factory=list, description="ended, gone, paused, or never started")
 
 
 def stale_candidates(store: ProgressStore, cutoff_ms: int) -> dict[str, int]:
@@ -65,7 +65,9 @@ def sweep_stale(
         rec = store.get_task_status(tid)
         if rec is None or rec.status.is_terminal:
             store.redis.zrem(store.keys.heartbeats(), tid)  # the record went without the core's own cleanup
-        if rec is None or rec.status.is_terminal or rec.start_time is None:
+        # A paused task is never presumed lost: an operator holds it, and its worker may be waiting or gone. Resuming
+        # it moves its heartbeat to now (update.lua), so a dead worker is then found within the bound.
+        if rec is None or rec.status.is_terminal or rec.start_time is None or rec.status is TaskStatus.PAUSED:
             report.skipped.append(tid)
             del candidates[tid]
             continue

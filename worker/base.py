@@ -14,6 +14,7 @@ from kombu.exceptions import OperationalError
 from pydantic import BaseModel, ValidationError
 
 from progress import ProgressError, ProgressReporter, TaskCancelled, TaskNotFound, TaskStatus, UpdateResult
+from progress.errors import TaskSuperseded
 from progress.models import is_symbol, percentage
 from taskrunner.settings import get_settings
 from worker.errors import InvalidTaskArguments
@@ -90,6 +91,11 @@ class ProgressTask(Task):  # type: ignore[misc]
             return self._cancelled(reporter)
         try:
             return self._run_tracked(reporter, args, kwargs)
+        except TaskSuperseded:
+            # A newer attempt owns the record and Celery's result: this one ends quietly, writing nothing.
+            log.warning("%s[%s]: attempt %s stopped, superseded by a newer attempt", self.name, req.id,
+                        reporter.attempt)
+            raise Ignore() from None
         finally:
             # Before Celery stores the result, so a chord callback always sees every child counted.
             self._report_to_parent(reporter, kwargs)
@@ -100,6 +106,8 @@ class ProgressTask(Task):  # type: ignore[misc]
                 params = self.validate_arguments(args, kwargs)
                 args, kwargs = (), params.model_dump()
             result = self.run(*args, **kwargs)
+        except TaskSuperseded:
+            raise
         except InvalidTaskArguments as exc:
             reporter.fail(str(exc), message="invalid arguments", details={"validation_errors": exc.errors})
             raise
@@ -122,7 +130,7 @@ class ProgressTask(Task):  # type: ignore[misc]
     def _report_to_parent(self, reporter: ProgressReporter, kwargs: dict[str, Any]) -> None:
         """A child of a batch (kwarg `parent_task_id`) adds itself to its parent's aggregate progress, once."""
         parent = kwargs.get("parent_task_id")
-        if not parent or not reporter.finished or reporter.last is None:
+        if not parent or not reporter.finished or reporter.superseded or reporter.last is None:
             return
         # If the parent was deleted or never recorded, the child's own record is what matters.
         with contextlib.suppress(ProgressError):

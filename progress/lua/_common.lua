@@ -5,9 +5,9 @@
 --   sidx : "\n"-joined prefixes of the sorted-set indexes holding it; its status is appended to each
 --   evk  : the task's event stream
 --
--- Stream entries are compact and have the same fields in the same order, so Redis stores the field names once
--- per stream node: s status, c current, t total, m message, k kind, then optionally e error, p step, i task id
--- (only in the all-tasks stream). The entry id's milliseconds are the event's time.
+-- Stream entries are compact: s status, c current, t total, k kind, then optionally m message and e error (only
+-- when they changed: readers carry the last ones forward), p step, i task id (only in the all-tasks stream). The
+-- entry id's milliseconds are the event's time.
 
 local TERMINAL = {completed = true, error = true, cancelled = true}
 local KNOWN = {created = true, running = true, paused = true, completed = true, error = true, cancelled = true}
@@ -21,7 +21,8 @@ end
 
 -- Field/value list of a stream entry for an event table.
 local function entry_fields(ev, with_id)
-  local f = {'s', ev.status, 'c', ev.current, 't', ev.total, 'm', ev.message, 'k', ev.kind}
+  local f = {'s', ev.status, 'c', ev.current, 't', ev.total, 'k', ev.kind}
+  if ev.message then f[#f + 1] = 'm'; f[#f + 1] = ev.message end
   if ev.error_message then f[#f + 1] = 'e'; f[#f + 1] = ev.error_message end
   if ev.step then f[#f + 1] = 'p'; f[#f + 1] = ev.step end
   if with_id then f[#f + 1] = 'i'; f[#f + 1] = ev.task_id end
@@ -30,7 +31,7 @@ end
 
 -- Removes one record and every trace of it (indexes, count, event stream, heartbeat entry) when it ended at or
 -- before `cutoff` (or always, with cutoff < 0). Returns 1 if deleted, 0 if gone already or not old enough.
-local function delete_record(record_key, task_id, counts_key, heartbeats_key, cutoff)
+local function delete_record(record_key, task_id, counts_key, heartbeats_key, cutoff, unreadable_key)
   local f = redis.call('HMGET', record_key, 'status', 'sidx', 'evk', 'ended')
   if not f[1] then
     redis.call('ZREM', heartbeats_key, task_id)
@@ -40,6 +41,7 @@ local function delete_record(record_key, task_id, counts_key, heartbeats_key, cu
   for _, p in ipairs(split_lines(f[2])) do redis.call('ZREM', p .. f[1], task_id) end
   if f[3] then redis.call('DEL', f[3]) end
   redis.call('ZREM', heartbeats_key, task_id)
+  if unreadable_key then redis.call('SREM', unreadable_key, task_id) end
   redis.call('HINCRBY', counts_key, f[1], -1)
   redis.call('DEL', record_key)
   return 1

@@ -17,13 +17,20 @@
 -- ARGV[6..] the change as name, value pairs, every one optional (flat, so the hot path decodes no JSON):
 --           status, current, incr (added to current: children finishing a batch), total, message,
 --           error_message, last_error, worker, start ('1': a worker begins an attempt), soft ('1': a worker's
---           progress; leaves "paused" alone); as JSON text: details {key: JSON text}, results {key: JSON text},
---           step {name, action = define|start|complete|fail, message, error, timeout_ms, estimated_ms,
+--           progress; leaves "paused" alone), attempt (the attempt that writes: refused once a newer one started;
+--           absent for writes from outside a worker); as JSON text: details {key: JSON text}, results {key: JSON
+--           text}, step {name, action = define|start|complete|fail, message, error, timeout_ms, estimated_ms,
 --           steps = [{name, timeout_ms, estimated_ms}] for define}
--- Returns {code, status, event id or '', event JSON or ''}; code is ok | ignored | invalid | missing.
+-- Returns {code, status, event id or '', event JSON or '', newest attempt}; code is ok | ignored | invalid |
+-- missing | superseded.
+--
+-- Fencing: `start` increments the record's attempt and remembers the progress reached so far (`floor`). A write
+-- carrying an older attempt is refused before anything is written (the older attempt stops at its next write), and
+-- a write from an attempt never lowers `current` below the floor, so watchers never see progress go backwards
+-- across attempts. The event carries the message and error only when they changed: readers keep the last ones.
 
 local now = tonumber(ARGV[1])
-local NUMERIC = {current = true, total = true, incr = true}
+local NUMERIC = {current = true, total = true, incr = true, attempt = true}
 local JSON = {details = true, results = true, step = true}
 local change = {}
 for i = 6, #ARGV, 2 do
@@ -33,22 +40,28 @@ for i = 6, #ARGV, 2 do
 end
 -- Everything the change needs is read at once: one HMGET, then one HSET (the hot path makes 6 calls in all).
 local cur = redis.call('HMGET', KEYS[1], 'status', 'created', 'sidx', 'evk', 'started', 'id', 'cur', 'total',
-  'msg', 'error', 'hb')
+  'msg', 'error', 'hb', 'attempt', 'floor')
 local old = cur[1]
-if not old then return {'missing', '', '', ''} end
+if not old then return {'missing', '', '', '', 0} end
 local id = cur[6]
+local attempt = tonumber(cur[12]) or 0
+
+if change.attempt ~= nil and change.attempt < attempt then
+  redis.call('HINCRBY', KEYS[4], 'superseded_writes', 1)
+  return {'superseded', old, '', '', attempt}
+end
 
 if TERMINAL[old] then
   redis.call('HINCRBY', KEYS[1], 'ignored', 1)
   redis.call('HINCRBY', KEYS[4], 'ignored_updates', 1)
   local updated = redis.call('HGET', KEYS[1], 'updated')
   return {'ignored', old, '', cjson.encode({current = tonumber(cur[7]), total = tonumber(cur[8]),
-    timestamp = tonumber(updated)})}
+    timestamp = tonumber(updated)}), attempt}
 end
 
 local new = change.status
 if new == nil or new == cjson.null or new == '' then new = old end
-if not KNOWN[new] or new == 'created' and old ~= 'created' then return {'invalid', old, '', ''} end
+if not KNOWN[new] or new == 'created' and old ~= 'created' then return {'invalid', old, '', '', attempt} end
 -- A worker's routine progress call must not undo an operator's pause; its numbers are still recorded.
 if change.soft and old == 'paused' and new == 'running' then new = 'paused' end
 
@@ -58,11 +71,17 @@ local message = cur[9] or ''
 local err = cur[10]
 local sets = {'status', new, 'updated', now}
 local function put(field, value) sets[#sets + 1] = field; sets[#sets + 1] = value end
-if change.current ~= nil then current = change.current end
+if change.current ~= nil then
+  current = change.current
+  -- A retried attempt counts from zero again; what watchers see stays at the previous attempts' high mark.
+  if change.attempt ~= nil and current < (tonumber(cur[13]) or 0) then current = tonumber(cur[13]) end
+end
 if change.incr ~= nil then current = current + change.incr end
 if change.current ~= nil or change.incr ~= nil then put('cur', current) end
 if change.total ~= nil then total = change.total; put('total', total) end
+local message_changed = change.message ~= nil and change.message ~= message
 if change.message ~= nil then message = change.message; put('msg', message) end
+local error_changed = change.error_message ~= nil and change.error_message ~= err
 if change.error_message ~= nil then err = change.error_message; put('error', err) end
 if change.last_error ~= nil then put('last_error', change.last_error) end
 if change.worker ~= nil then put('worker', change.worker) end
@@ -108,7 +127,10 @@ if step ~= nil then
   put('steps', cjson.encode(steps))
 end
 
-if change.start then redis.call('HINCRBY', KEYS[1], 'attempt', 1) end
+if change.start then
+  attempt = redis.call('HINCRBY', KEYS[1], 'attempt', 1)
+  put('floor', current)
+end
 
 if TERMINAL[new] then
   put('ended', now)
@@ -140,8 +162,9 @@ if new ~= old then
 end
 
 local payload = {task_id = id, status = new, timestamp = now, kind = (new ~= old) and 'status' or 'progress',
-  current = current, total = total, message = message}
-if err then payload.error_message = err end
+  current = current, total = total}
+if message_changed then payload.message = message end
+if error_changed then payload.error_message = err end
 if step ~= nil and step.name ~= nil then payload.step = step.name end
 local body = cjson.encode(payload)
 local ev = redis.call('XADD', cur[4], 'MAXLEN', '~', ARGV[2], '*', unpack(entry_fields(payload, false)))
@@ -153,4 +176,4 @@ end
 put('ev', ev)
 redis.call('HSET', KEYS[1], unpack(sets))
 redis.call('PUBLISH', ARGV[4], ev .. ' ' .. body)
-return {'ok', new, ev, body}
+return {'ok', new, ev, body, attempt}

@@ -128,6 +128,20 @@ def test_a_task_paused_before_any_worker_started_it_is_not_declared_lost(
     assert store.require(tid).status is TaskStatus.PAUSED
 
 
+def test_a_running_task_paused_past_the_stale_bound_is_never_presumed_lost(
+    store: ProgressStore, broker_app: Celery
+) -> None:
+    tid = _started(store)
+    store.pause_task(tid)  # its worker waits at its next progress call, for as long as the operator likes
+
+    with BrokerView.open(broker_app) as broker:
+        report = sweep_stale(store, broker, stale_after_s=STALE_S, queues=QUEUE_NAMES, now_ms=_later(store))
+
+    assert report.skipped == [tid] and report.lost == [] and report.requeued == []
+    rec = store.require(tid)
+    assert rec.status is TaskStatus.PAUSED and rec.error_message is None and rec.last_error is None
+
+
 def test_queue_depths_count_every_priority_list(broker_app: Celery) -> None:
     for priority in (0, 3, 9):
         broker_app.send_task("tasks.diagnostics.noop", queue="market_data", priority=priority)

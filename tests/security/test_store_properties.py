@@ -25,7 +25,14 @@ from pydantic import ValidationError
 
 from progress import InvalidTransition, ProgressStore, TaskNotFound, TaskStatus
 from progress.codec import event_from_entry
-from progress.models import MAX_JSON_DEPTH, MAX_MESSAGE_CHARS, MAX_METADATA_BYTES
+from progress.models import (
+    MAX_DETAILS_BYTES,
+    MAX_ERROR_CHARS,
+    MAX_JSON_DEPTH,
+    MAX_MESSAGE_CHARS,
+    MAX_METADATA_BYTES,
+    MAX_RESULTS_BYTES,
+)
 
 if TYPE_CHECKING:
     from tests.security.conftest import Tally
@@ -243,9 +250,9 @@ class Run:
         bad = {name for name, is_bad in [
             ("current_items", _bad_count(current)), ("total_items", _bad_count(total)),
             ("message", _bad_text(message, MAX_MESSAGE_CHARS)),
-            ("error_message", _bad_text(error, 4 * MAX_MESSAGE_CHARS)),
-            ("details", details is not None and _bad_json(details, 64 * MAX_METADATA_BYTES)),
-            ("results", results is not None and _bad_json(results, 64 * MAX_METADATA_BYTES)),
+            ("error_message", _bad_text(error, MAX_ERROR_CHARS)),
+            ("details", details is not None and _bad_json(details, MAX_DETAILS_BYTES)),
+            ("results", results is not None and _bad_json(results, MAX_RESULTS_BYTES)),
         ] if is_bad}
         change = {"status": status, "current": current, "total": total, "message": message, "error": error,
                   "details": details, "results": results}
