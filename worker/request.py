@@ -57,7 +57,8 @@ class TrackedRequest(Request):  # type: ignore[misc]
     def _death_status(self, exc: Any) -> str | None:
         """'signal 9 (SIGKILL)' / 'exitcode 3' when the pool process running this task died; else None."""
         exc = getattr(exc, "exc", exc)  # billiard's ExceptionWithTraceback
-        if getattr(self, "_hard_limit_hit", False) or self._already_cancelled or self._already_revoked:
+        if (getattr(self, "_hard_limit_hit", False) or self._already_cancelled or self._already_revoked
+                or worker_state.should_terminate):  # a cold shutdown kills its pool: not the task's fault
             return None
         if isinstance(exc, WorkerLostError):
             found = _STATUS.search(str(exc))
