@@ -54,7 +54,11 @@ def test_garbage_on_a_queue_is_dead_lettered_and_the_worker_keeps_consuming_with
     # A real message with its `properties` torn off still names its task: that task must end `error`.
     named_id, message = _published_message(cluster, "notifications", n=1)
     del message["properties"]
-    garbage = [b"\xff\xfe not json {", b"[1, 2, 3]", b'"just a string"', json.dumps(message).encode()]
+    # A well-formed message for a task this worker does not have: Celery's consumer drops it; it is kept here.
+    unknown_id, unknown = _published_message(cluster, "notifications", n=1)
+    unknown["headers"]["task"] = "tasks.diagnostics.no_such_task"
+    garbage = [b"\xff\xfe not json {", b"[1, 2, 3]", b'"just a string"', json.dumps(message).encode(),
+               json.dumps(unknown).encode()]
     with BrokerView.open(cluster.app) as view:
         target = view.queue_lists("backtest")[0]
         for item in garbage:
@@ -78,7 +82,10 @@ def test_garbage_on_a_queue_is_dead_lettered_and_the_worker_keeps_consuming_with
     assert "not a kombu message: no `properties` object" in reasons
     assert named.status is TaskStatus.ERROR and named.error_message == "not a kombu message: no `properties` object"
     assert cluster.app.AsyncResult(named_id).state == states.FAILURE
-    assert [d.task_id for d in letters.latest(len(garbage)) if d.task_id] == [named_id]
+    assert "unknown task 'tasks.diagnostics.no_such_task': not registered in this worker" in reasons
+    assert store.require(unknown_id).status is TaskStatus.ERROR
+    assert cluster.app.AsyncResult(unknown_id).state == states.FAILURE
+    assert {d.task_id for d in letters.latest(len(garbage)) if d.task_id} == {named_id, unknown_id}
     cluster.stop("garbage")
 
 
