@@ -38,8 +38,15 @@ class Writer(Protocol):
 
 OnWrite = Callable[[UpdateResult], None]
 log = logging.getLogger(__name__)
-# What "Redis is unreachable right now" looks like from redis-py (a restart, a failover, a network blip).
-REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, ConnectionError, TimeoutError)
+# What "Redis is unreachable right now" looks like from redis-py (a restart, a failover, a network blip), and Redis
+# at maxmemory with noeviction refusing writes (OOM): both are waited out the same way.
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, ConnectionError, TimeoutError,
+              redis.OutOfMemoryError)
+
+
+def _waits_out(exc: Exception) -> bool:
+    """An outage or OOM (Redis 6.2 reports OOM inside a script as a plain ResponseError)."""
+    return isinstance(exc, REDIS_DOWN) or "OOM command not allowed" in str(exc)
 
 
 class ProgressReporter:
@@ -132,7 +139,9 @@ class ProgressReporter:
         change["status"] = TaskStatus.RUNNING.value
         try:
             return self._mirror(self._write(change, soft=True))
-        except REDIS_DOWN as exc:
+        except (*REDIS_DOWN, redis.ResponseError) as exc:
+            if not _waits_out(exc):
+                raise
             log.warning("progress of %s not written (%s); kept for the next write", self.task_id, exc)
             change.pop("status", None)
             change.pop("soft", None)
@@ -240,7 +249,9 @@ class ProgressReporter:
         while True:
             try:
                 return self._write(dict(change), soft=soft, raise_on_cancel=raise_on_cancel)
-            except REDIS_DOWN as exc:
+            except (*REDIS_DOWN, redis.ResponseError) as exc:
+                if not _waits_out(exc):
+                    raise
                 if time.monotonic() + delay > deadline:
                     raise ProgressWriteError(self.task_id, exc) from exc
                 log.warning("progress of %s: Redis unreachable (%s); retrying in %.1fs", self.task_id, exc, delay)

@@ -1,5 +1,5 @@
-"""The `taskrunner` command line: up, down, demo, ls, status, watch, cancel, pause, resume, cleanup, health, redis,
-worker.
+"""The `taskrunner` command line: up, down, demo, ls, status, watch, cancel, pause, resume, cleanup, health,
+dead-letters, metrics, redis, worker.
 
 Every error a user can cause (a bad option, an unknown or ambiguous id, Redis down) is one line on stderr saying
 what to do, and a non-zero exit; never a traceback.
@@ -112,6 +112,23 @@ def cmd_health(args: argparse.Namespace) -> int:
 
     resolve_redis_url()
     return health_command(list(args.rest))
+
+
+def cmd_dead_letters(args: argparse.Namespace) -> int:
+    """Lists the newest dead letters: messages the workers could not run, with the reason and the raw body."""
+    from taskrunner.dead_letters import configured_dead_letters
+
+    letters = configured_dead_letters(open_store().redis)
+    held, latest = letters.count(), letters.latest(args.limit)
+    if args.json:
+        _print_json({"count": held, "dead_letters": [d.model_dump(mode="json") for d in latest]})
+        return 0
+    print(f"{held} dead letters held" + (f" (newest {len(latest)} shown)" if len(latest) < held else ""))
+    for d in latest:
+        raw = d.raw if len(d.raw) <= 80 else d.raw[:77] + "..."
+        print(f"{d.at.isoformat(timespec='seconds')}  {d.source:<13} {d.queue or '-':<13} {d.task_id or '-':<36}  "
+              f"{d.reason}\n    raw ({d.raw_chars} chars): {raw!r}")
+    return 0
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:
@@ -233,6 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
         h = sub.add_parser(name, help=text, add_help=False)  # its own options are parsed by the command itself
         h.add_argument("rest", nargs=argparse.REMAINDER)
         h.set_defaults(func=func)
+    dl = sub.add_parser("dead-letters", help="messages the workers could not run (newest first)")
+    dl.add_argument("--limit", type=int, default=20, help="entries to show (default 20)")
+    dl.add_argument("--json", action="store_true")
+    dl.set_defaults(func=cmd_dead_letters)
     r = sub.add_parser("redis", help="the embedded Redis")
     r.add_argument("action", choices=["start", "stop", "url"])
     r.set_defaults(func=cmd_redis)

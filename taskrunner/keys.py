@@ -109,6 +109,14 @@ class AppKeys:
         """Capped stream of system metrics samples."""
         return f"{self.namespace}:metrics"
 
+    def dead_letters(self) -> str:
+        """Capped list (newest first, with a TTL) of messages the workers could not run: taskrunner.dead_letters."""
+        return f"{self.namespace}:dead_letters"
+
+    def worker_deaths(self, task_id: str) -> str:
+        """Counter of the worker processes that died running a task (the poison-pill limit; TTL)."""
+        return f"{self.namespace}:worker_deaths:{task_id}"
+
     def beat_prefix(self) -> str:
         """celery-redbeat's key prefix: entries are prefix+name; redbeat itself adds ':schedule' and ':statics'."""
         return f"{self.namespace}:beat:"

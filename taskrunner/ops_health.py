@@ -1,7 +1,8 @@
 """The operators' health document: seed 001's health plus live workers and depth per queue; `taskrunner health`.
 
-Unhealthy when Redis does not answer, when the broker cannot be reached, or when a queue has no live worker (its
-tasks would wait for ever). Workers are those answering `inspect().active_queues()` within the timeout.
+Unhealthy when Redis does not answer, when the broker cannot be reached, when a queue has no live worker (its
+tasks would wait for ever), or when Redis is at `maxmemory` (it refuses writes: tasks wait, publishes fail).
+Workers are those answering `inspect().active_queues()` within the timeout. The dead-letter list is counted.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pydantic import BaseModel, Field
 from progress import ProgressStore
 from progress.models import DependencyHealth, HealthReport
 from taskrunner.broker_view import BrokerView
+from taskrunner.dead_letters import configured_dead_letters
 from taskrunner.settings import get_settings
 from taskrunner.stale_sweep import stale_candidates
 
@@ -30,11 +32,27 @@ class QueueHealth(BaseModel):
     depth: int | None = Field(description="messages waiting (None when the broker could not be read)")
 
 
+class RedisMemory(BaseModel):
+    """The progress store's Redis memory against its limit."""
+
+    used_bytes: int
+    maxmemory_bytes: int = Field(description="0: no limit")
+    used_fraction: float | None = Field(description="used / maxmemory (None without a limit)")
+    policy: str = Field(description="maxmemory-policy (noeviction: writes are refused at the limit)")
+
+    @property
+    def full(self) -> bool:
+        """At the limit: with noeviction, Redis refuses writes."""
+        return 0 < self.maxmemory_bytes <= self.used_bytes
+
+
 class OpsHealth(HealthReport):
     """Seed 001's health document plus the queues, their workers and the count of stale running tasks."""
 
     queues: dict[str, QueueHealth]
     stale_tasks: int = Field(description="running tasks without a heartbeat for longer than the sweep's bound")
+    dead_letters: int = Field(default=0, description="messages in the dead-letter list (`taskrunner dead-letters`)")
+    redis_memory: RedisMemory | None = Field(default=None, description="None when Redis does not answer")
     problems: list[str] = Field(default_factory=list, description="why the status is unhealthy, if it is")
 
 
@@ -74,13 +92,28 @@ def collect_health(app: Celery, store: ProgressStore, queues: Iterable[str], *, 
         if status == "no_workers":
             problems.append(f"queue {q} has no live worker")
         per_queue[q] = QueueHealth(status=status, workers=live or [], depth=None if depths is None else depths[q])
-    stale = 0
+    stale = dead = 0
+    memory = None
     if base.status == "healthy":
         stale = len(stale_candidates(store, store.now_ms() - int(get_settings().stale_after_s * 1000)))
+        dead = configured_dead_letters(store.redis).count()
+        memory = redis_memory(store)
+        if memory.full:
+            problems.append(f"redis is at maxmemory ({memory.used_bytes} of {memory.maxmemory_bytes} bytes, "
+                            f"{memory.policy}): writes are refused, tasks wait and publishes fail")
     fields = base.model_dump()
     fields["status"] = "unhealthy" if problems else "healthy"
     fields["dependencies"]["broker"] = broker.model_dump()
-    return OpsHealth(**fields, queues=per_queue, stale_tasks=stale, problems=problems)
+    return OpsHealth(**fields, queues=per_queue, stale_tasks=stale, dead_letters=dead, redis_memory=memory,
+                     problems=problems)
+
+
+def redis_memory(store: ProgressStore) -> RedisMemory:
+    """Used memory against `maxmemory` (INFO: allowed even when Redis refuses writes)."""
+    info = store.redis.info("memory")
+    used, limit = int(info.get("used_memory", 0)), int(info.get("maxmemory", 0))
+    return RedisMemory(used_bytes=used, maxmemory_bytes=limit, used_fraction=round(used / limit, 4) if limit else None,
+                       policy=str(info.get("maxmemory_policy", "?")))
 
 
 def health_command(argv: list[str]) -> int:

@@ -62,6 +62,14 @@ class Settings(BaseSettings):
     beat_lock_timeout_s: float = Field(
         default=90.0, gt=0, description="a Beat killed without releasing its lock is replaced after this long"
     )
+    # Messages and tasks the workers cannot run: dead-lettered (bounded, expiring) and counted in health.
+    max_worker_deaths: int = Field(
+        default=3, ge=1, description="a task whose worker process dies this many times ends `error` (a poison pill)"
+    )
+    dead_letter_max: int = Field(default=10_000, ge=1, description="dead letters kept (the oldest are dropped)")
+    dead_letter_ttl_s: int = Field(
+        default=7 * 86_400, ge=1, description="the dead-letter list expires this long after its last entry"
+    )
     metrics_maxlen: int = Field(default=1_440, ge=1, description="metrics samples kept (30 days at one per 30 min)")
     inspect_timeout_s: float = Field(default=1.0, gt=0, description="how long health and metrics wait for workers")
 

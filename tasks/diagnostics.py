@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from typing import Any
 
@@ -74,3 +76,14 @@ def tracked_noop(self: ProgressTask, updates: int = 10) -> None:
     """A no-op with the full progress lifecycle and `updates` progress calls (benchmarks)."""
     for i in range(updates):
         self.progress.update(i + 1, total=updates)
+
+
+# Deliberately without an args_model: the HTTP API enqueues only tasks that declare one, so this is never a button
+# that kills workers; operators and tests send it by name.
+@app.task(base=ProgressTask, bind=True, name="tasks.diagnostics.crash")
+def crash(self: ProgressTask, how: str = "exit", code: int = 3) -> None:
+    """Kills its own worker process on every run (a poison pill): os._exit(code), or SIGKILL when how="kill"."""
+    self.progress.update(0, total=1, message=f"about to die ({how})")
+    if how == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    os._exit(code)

@@ -17,7 +17,7 @@ from progress import ProgressError, ProgressReporter, TaskCancelled, TaskNotFoun
 from progress.errors import TaskSuperseded
 from progress.models import is_symbol, percentage
 from taskrunner.settings import get_settings
-from worker.errors import InvalidTaskArguments
+from worker.errors import InvalidTaskArguments, is_out_of_memory
 from worker.store import progress_store
 from worker.task_types import record_names
 
@@ -34,6 +34,8 @@ class ProgressTask(Task):  # type: ignore[misc]
 
     abstract = True
     args_model: ClassVar[type[BaseModel] | None] = None
+    # Ends the record at once on a hard time limit, and for good after repeated worker deaths (a poison pill).
+    Request = "worker.request:TrackedRequest"
     # Expected in normal operation: logged without a traceback, never retried.
     throws = (InvalidTaskArguments,)
 
@@ -199,7 +201,8 @@ def mark_not_queued(task_id: str, exc: Exception) -> None:
     """Ends the record of a task whose message never reached the broker (a no-op if there is none)."""
     down = isinstance(exc, OperationalError | ConnectionError | OSError | redis.ConnectionError | redis.TimeoutError)
     # Worded as the HTTP API words its 503, so a record says the same whichever way the task was enqueued.
-    reason = "message broker unavailable" if down else "publish failed"
+    reason = ("Redis out of memory" if is_out_of_memory(exc) else
+              "message broker unavailable" if down else "publish failed")
     try:
         progress_store().apply(task_id, {"status": "error", "message": "not queued",
                                          "error_message": f"{reason}, task not queued: {type(exc).__name__}: {exc}"})

@@ -47,6 +47,13 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "visibility_timeout": settings.visibility_timeout_s,
         },
         "result_backend_transport_options": {"visibility_timeout": settings.visibility_timeout_s},
+        # Garbage on a queue's list is dead-lettered and a refused delivery at maxmemory waits (worker/transport.py).
+        **broker_transport(settings.broker_url or url),
+        # A result write refused (Redis restarting, or at maxmemory) is retried for about two minutes, as the
+        # progress reporter retries a final write, instead of failing the task (worker/celery_app.py).
+        "result_backend_always_retry": True,
+        "result_backend_max_retries": 70,
+        "result_backend_max_sleep_between_retries_ms": 2000,
         # Long jobs: ack after the task ran, so a lost worker's task is redelivered, not dropped...
         "task_acks_late": True,
         # ...including when the worker process itself was killed (OOM, SIGKILL).
@@ -68,6 +75,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                                       "interval_max": 1.0},
         **beat_config(settings),
     }
+
+
+def broker_transport(broker_url: str) -> dict[str, str]:
+    """This project's kombu transport for a plain Redis broker (other brokers keep their own)."""
+    scheme = broker_url.split("://", 1)[0].lower()
+    return {"broker_transport": "worker.transport:Transport"} if scheme in ("redis", "rediss") else {}
 
 
 def beat_config(settings: Settings) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import redis
 from pydantic import ValidationError
 
 
@@ -29,3 +30,16 @@ class InvalidTaskArguments(ValueError):
 
 class TransientError(Exception):
     """A failure worth retrying with backoff (a provider timeout, an SMTP 4xx)."""
+
+
+class UndeliverableMessage(Exception):
+    """A task's message could not be run as sent (garbage, or its worker process kept dying); Celery's FAILURE."""
+
+
+class WorkerDiedRepeatedly(Exception):
+    """A task's worker process died `max_worker_deaths` times running it (a poison pill); it is not run again."""
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Redis refused a write at maxmemory (noeviction), directly or wrapped by kombu (its cause)."""
+    return any(isinstance(e, redis.OutOfMemoryError) for e in (exc, exc.__cause__, exc.__context__))

@@ -48,6 +48,8 @@ FAST_ENV = {
     "TASKRUNNER_STALE_AFTER_S": "1.5",
     "TASKRUNNER_VISIBILITY_TIMEOUT_S": "10",
     "TASKRUNNER_PROGRESS_INTERVAL_S": "0.2",
+    # Random pool-process kills may hit one task several times: that is not a poison pill (its test sets its own).
+    "TASKRUNNER_MAX_WORKER_DEATHS": "10",
 }
 ALL_QUEUES = "notifications,market_data,ai_analysis,backtest"
 
