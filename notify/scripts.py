@@ -1,14 +1,12 @@
-"""Loads the Lua scripts shipped beside this module."""
+"""The notification store's Lua scripts (notify/lua/), loaded by the project's one Lua loader."""
 
 from __future__ import annotations
 
-from functools import cache
-from importlib import resources
+from progress.lua_loader import load_lua
 
 NAMES = ("create", "page", "mark_read")
 
 
-@cache
 def source(name: str) -> str:
-    """The source of script `name`."""
-    return resources.files("notify").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+    """The source of script `name` (header checked)."""
+    return load_lua("notify", f"lua/{name}.lua")

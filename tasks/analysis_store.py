@@ -9,16 +9,16 @@ from __future__ import annotations
 import json
 import os
 import time
-from pathlib import Path
 from typing import Any, cast
 
 import redis
 
+from progress.lua_loader import load_lua
 from taskrunner.keys import AppKeys
 from taskrunner.settings import get_settings
 from worker.store import progress_store
 
-_LUA = Path(__file__).resolve().parent
+_LUA = __name__.rpartition(".")[0]  # this module's package: its .lua files sit beside it
 DEFAULT_TTL_S = 86_400  # seed 004: analysis results are cached for a day
 
 
@@ -33,8 +33,8 @@ class AnalysisResults:
     def __init__(self, client: redis.Redis, keys: AppKeys) -> None:
         self.redis = client
         self.keys = keys
-        self._save = client.register_script((_LUA / "analysis_save.lua").read_text(encoding="utf-8"))
-        self._cleanup = client.register_script((_LUA / "analysis_cleanup.lua").read_text(encoding="utf-8"))
+        self._save = client.register_script(load_lua(_LUA, "analysis_save.lua"))
+        self._cleanup = client.register_script(load_lua(_LUA, "analysis_cleanup.lua"))
 
     def save(self, analysis_id: str, payload: dict[str, Any], *, expires_at_ms: int, user_id: str | None = None,
              announcement: dict[str, Any] | None = None) -> int:

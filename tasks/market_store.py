@@ -10,19 +10,19 @@ import datetime as dt
 import json
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import redis
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from market import Bar, validate_symbol
+from progress.lua_loader import load_lua
 from taskrunner.keys import AppKeys
 from taskrunner.settings import get_settings
 from tasks.market_settings import market_settings
 from worker.store import progress_store
 
-_LUA = Path(__file__).resolve().parent
+_LUA = __name__.rpartition(".")[0]  # this module's package: its .lua files sit beside it
 
 
 class LastPrice(BaseModel):
@@ -61,8 +61,8 @@ class BarStore:
         self._r: Any = client
         self.keys = keys
         self.ttl_s = ttl_s
-        self._save = client.register_script((_LUA / "market_save_bars.lua").read_text())
-        self._last = client.register_script((_LUA / "market_last_price.lua").read_text())
+        self._save = client.register_script(load_lua(_LUA, "market_save_bars.lua"))
+        self._last = client.register_script(load_lua(_LUA, "market_last_price.lua"))
 
     def save_bars(self, symbol: str, bars: Sequence[Bar]) -> int:
         """Stores `bars` of `symbol` and refreshes the TTL; returns how many were new or changed (one round trip)."""

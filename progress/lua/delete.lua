@@ -5,7 +5,7 @@
 -- KEYS[2] heartbeats  zset  started, unfinished task ids by last write ms
 -- KEYS[3] unreadable  set   ids of records a reader could not parse
 -- ARGV[1] cutoff: only records that ended at or before this ms are deleted (-1: delete whatever the state)
--- ARGV    then pairs of (record key, task id)
+-- ARGV[2..] then pairs of (record key, task id)
 -- Returns the number of records deleted.
 
 local cutoff = tonumber(ARGV[1])
