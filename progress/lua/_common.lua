@@ -9,8 +9,28 @@
 -- when they changed: readers carry the last ones forward), p step, i task id (only in the all-tasks stream). The
 -- entry id's milliseconds are the event's time.
 
-local TERMINAL = {completed = true, error = true, cancelled = true}
-local KNOWN = {created = true, running = true, paused = true, completed = true, error = true, cancelled = true}
+-- The transition table, the only copy (progress/status.py reads it from this file): each status -> the statuses a
+-- change may move it to, space-delimited; a status that may move nowhere is final. Strings, not nested tables:
+-- scripts rebuild their locals on every call, and this is on the hot path.
+local MAY_BECOME = {
+  created   = ' created running paused completed error cancelled ',
+  running   = ' running paused completed error cancelled ',
+  paused    = ' running paused completed error cancelled ',
+  completed = '',
+  error     = '',
+  cancelled = '',
+}
+
+local function is_final(status)
+  return MAY_BECOME[status] == ''
+end
+
+-- Whether `old -> new` is in the table. A damaged record's unknown status moves like a running one, so that an
+-- operator can still end it.
+local function may_become(old, new)
+  local row = MAY_BECOME[old] or MAY_BECOME.running
+  return MAY_BECOME[new] ~= nil and string.find(row, ' ' .. new .. ' ', 1, true) ~= nil
+end
 
 local function split_lines(s)
   local out = {}

@@ -51,7 +51,7 @@ if change.attempt ~= nil and change.attempt < attempt then
   return {'superseded', old, '', '', attempt}
 end
 
-if TERMINAL[old] then
+if is_final(old) then
   redis.call('HINCRBY', KEYS[1], 'ignored', 1)
   redis.call('HINCRBY', KEYS[4], 'ignored_updates', 1)
   local updated = redis.call('HGET', KEYS[1], 'updated')
@@ -61,7 +61,7 @@ end
 
 local new = change.status
 if new == nil or new == cjson.null or new == '' then new = old end
-if not KNOWN[new] or new == 'created' and old ~= 'created' then return {'invalid', old, '', '', attempt} end
+if not may_become(old, new) then return {'invalid', old, '', '', attempt} end
 -- A worker's routine progress call must not undo an operator's pause; its numbers are still recorded.
 if change.soft and old == 'paused' and new == 'running' then new = 'paused' end
 
@@ -132,7 +132,7 @@ if change.start then
   put('floor', current)
 end
 
-if TERMINAL[new] then
+if is_final(new) then
   put('ended', now)
   redis.call('ZREM', KEYS[5], id)
   redis.call('PEXPIRE', cur[4], ARGV[5])
