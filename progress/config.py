@@ -20,6 +20,9 @@ class StoreConfig(BaseModel):
         default=300, ge=1, description="an ended task's event stream is kept this long; then watchers get a snapshot"
     )
     timezone: str = Field(default="Asia/Tokyo", description="time zone of the timestamps in records (seed: JST)")
+    # Replication is asynchronous: without WAIT a failover can lose a write the primary acknowledged.
+    min_replicas: int = Field(default=0, ge=0, description="creations and final states wait for this many replicas")
+    replica_timeout_ms: int = Field(default=1_000, ge=1, description="how long they wait before failing loudly")
 
     @property
     def tz(self) -> ZoneInfo:

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from progress import InvalidTransition, ProgressStore, TaskNotFound
+from taskrunner.connections import ConnectionSettingError, location, progress_client, require_reachable
 from taskrunner.redis_server import EmbeddedRedis
 from taskrunner.settings import get_settings
 
@@ -27,10 +28,12 @@ def resolve_redis_url() -> str:
 
 
 def open_store() -> ProgressStore:
-    """The progress store on the resolved Redis."""
-    url = resolve_redis_url()
+    """The progress store on the resolved Redis (ConnectionSettingError when it is malformed or does not answer)."""
+    resolve_redis_url()
     settings = get_settings()
-    return ProgressStore.from_url(settings.progress_url or url, config=settings.store_config())
+    client = progress_client(settings)
+    require_reachable(location(settings, "progress"), client)
+    return ProgressStore(client, config=settings.store_config())
 
 
 def _print_json(data: object) -> None:
@@ -193,7 +196,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         build_parser().error(f"unrecognized arguments: {' '.join(unknown)}")
     if unknown:
         args.rest = [*unknown, *args.rest]
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except ConnectionSettingError as exc:
+        print(f"taskrunner: {exc}", file=sys.stderr)  # one line naming the setting, not a traceback
+        return 2
     return code
 
 

@@ -27,6 +27,18 @@ class Settings(BaseSettings):
     result_backend: str | None = Field(default=None, description="overrides redis_url for Celery results")
     progress_url: str | None = Field(default=None, description="overrides redis_url for the progress store")
     home: Path = Field(default=Path(".taskrunner"), description="project-local folder for the embedded Redis")
+    # Beyond one Redis (taskrunner/connections.py): Sentinel locations name their master; writes may wait for a replica.
+    sentinel_master: str | None = Field(default=None, description="master name the sentinel:// locations serve")
+    sentinel_password: str | None = Field(default=None, description="password of the sentinels themselves")
+    redis_min_replicas: int = Field(
+        default=0, ge=0, description="record creation and final states return only once this many replicas have them"
+    )
+    redis_replica_timeout_ms: int = Field(
+        default=1_000, ge=1, description="how long such a write waits for its replicas before it fails loudly"
+    )
+    lost_message_grace_s: float = Field(
+        default=600.0, gt=0, description="a record still `created` this long, whose message no broker holds, ends"
+    )
 
     namespace: str = Field(default="tr", description="prefix of the progress store's keys")
     retention_s: int = Field(default=86_400, description="ended progress records are kept 24 h (seed 001)")
@@ -76,7 +88,8 @@ class Settings(BaseSettings):
 
     def store_config(self) -> StoreConfig:
         """The progress store's part of the settings."""
-        return StoreConfig(namespace=self.namespace, retention_s=self.retention_s, timezone=self.timezone)
+        return StoreConfig(namespace=self.namespace, retention_s=self.retention_s, timezone=self.timezone,
+                           min_replicas=self.redis_min_replicas, replica_timeout_ms=self.redis_replica_timeout_ms)
 
 
 @lru_cache(maxsize=1)
