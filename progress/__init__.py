@@ -2,7 +2,14 @@
 
 from progress.aio import AsyncProgressStore
 from progress.config import StoreConfig
-from progress.errors import InvalidTransition, ProgressError, ProgressWriteError, TaskCancelled, TaskNotFound
+from progress.errors import (
+    InvalidTransition,
+    NotReplicated,
+    ProgressError,
+    ProgressWriteError,
+    TaskCancelled,
+    TaskNotFound,
+)
 from progress.keys import Keys
 from progress.models import (
     CreatedTask,
@@ -28,6 +35,7 @@ __all__ = [
     "HealthReport",
     "InvalidTransition",
     "Keys",
+    "NotReplicated",
     "ProgressError",
     "ProgressEvent",
     "ProgressInfo",
