@@ -14,6 +14,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -28,6 +29,7 @@ class Node:
 
     port: int
     process: subprocess.Popen[bytes]
+    command: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -38,6 +40,13 @@ class Node:
         """Sends a signal (SIGKILL a primary, SIGSTOP / SIGCONT a replica to make it lag)."""
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.process.pid, sig)
+
+    def restart(self) -> None:
+        """Starts the same command again on the same port and data (a failed primary coming back)."""
+        self.stop()
+        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not wait_for_redis(self.url, timeout=10, process=self.process):
+            raise RuntimeError(f"redis-server on port {self.port} did not restart")
 
     def stop(self) -> None:
         """Stops it (SIGCONT first: a stopped process cannot act on SIGTERM)."""
@@ -74,7 +83,7 @@ class SentinelCluster:
                "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--maxmemory-policy", "noeviction",
                "--logfile", str(path / "redis.log"), *extra]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        node = Node(port, proc)
+        node = Node(port, proc, cmd)
         if not wait_for_redis(node.url, timeout=10, process=proc):
             node.stop()
             raise RuntimeError(f"redis-server {name} did not start; see {path / 'redis.log'}")
@@ -117,18 +126,19 @@ class SentinelCluster:
     def _settled(self) -> bool:
         for s in self.sentinels:
             try:
-                info = self._ask(s).sentinel_master(self.master_name)
+                info: dict[str, Any] = self._ask(s).sentinel_master(self.master_name)
             except (redis.RedisError, OSError):
                 return False
             if int(info.get("num-slaves", 0)) < 1 or int(info.get("num-other-sentinels", 0)) < 2:
                 return False
-        replica = self.replica_client()
+        replica: Any = self.replica_client()
         try:
-            return replica.info("replication").get("master_link_status") == "up"
+            return bool(replica.info("replication").get("master_link_status") == "up")
         finally:
             replica.close()
 
-    def _ask(self, sentinel: Node) -> redis.Redis:
+    def _ask(self, sentinel: Node) -> Any:
+        # Any: redis-py types sentinel replies as unions of every shape a command may return.
         return redis.Redis(port=sentinel.port, decode_responses=True, socket_timeout=1)
 
     def primary_port(self) -> int:
@@ -153,6 +163,10 @@ class SentinelCluster:
         """The other data node."""
         port = self.primary_port()
         return next(n for n in self.nodes if n.port != port)
+
+    def replica_node_of(self, primary: Node) -> Node:
+        """The data node that is not `primary` (its replica before a failover)."""
+        return next(n for n in self.nodes if n is not primary)
 
     def replica_client(self) -> redis.Redis:
         """A client on the replica (read-only)."""
