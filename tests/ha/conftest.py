@@ -27,5 +27,6 @@ def sentinel_settings(cluster: SentinelCluster, db: int = 0, **overrides: object
     """Settings whose every Redis location is the cluster, found through its sentinels (whatever the session's
     environment names)."""
     url = cluster.sentinel_url(db)
-    return Settings(REDIS_URL=url, progress_url=url, broker_url=url, result_backend=url,
-                    sentinel_master=cluster.master_name, **overrides)
+    values: dict[str, object] = {"REDIS_URL": url, "progress_url": url, "broker_url": url, "result_backend": url,
+                                 "sentinel_master": cluster.master_name}
+    return Settings(**{**values, **overrides})

@@ -23,8 +23,9 @@ from progress import ProgressStore, TaskStatus
 from taskrunner.broker_view import BrokerView
 from taskrunner.processes import ALL_QUEUES, stop_process_group
 from taskrunner.stale_sweep import sweep_lost_messages, sweep_stale
+from tests.brokers import ROOT, start_broker_worker
 from tests.helpers import wait_until
-from tests.rabbitmq.conftest import ROOT, broker_app, broker_env, start_broker_worker
+from tests.rabbitmq.conftest import broker_app, broker_env
 from worker.queues import QUEUE_NAMES, QUEUES
 
 pytestmark = pytest.mark.integration
