@@ -46,8 +46,18 @@ class RabbitServer:
         """Its amqp:// URL (default vhost)."""
         return f"amqp://guest:guest@127.0.0.1:{self.port}//"
 
-    def start(self, *, timeout: float = 90.0) -> RabbitServer:
-        """Starts epmd and the node and waits until AMQP accepts connections."""
+    def start(self, *, timeout: float = 90.0, attempts: int = 3) -> RabbitServer:
+        """Starts epmd and the node and waits until AMQP accepts connections (a port picked as free can be taken
+        before the node binds it: then it tries again on new ports)."""
+        for attempt in range(attempts):
+            try:
+                return self._start_once(timeout)
+            except RuntimeError:
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _start_once(self, timeout: float) -> RabbitServer:
         script = rabbitmq_server_binary()
         if script is None:
             raise RuntimeError("rabbitmq-server is not installed (Debian: apt-get install rabbitmq-server)")

@@ -44,6 +44,12 @@ def test_every_component_works_on_a_sentinel_location(cluster: SentinelCluster) 
                              kwargs={"user_id": "ha-user", "type": "info", "title": "t", "message": "m"})
         assert counted.get(timeout=30)["counted"] == 5  # broker and result backend through the sentinels
         note.get(timeout=30)
+        health = subprocess.run([sys.executable, "-m", "taskrunner.cli", "health", "--timeout", "2"], cwd=ROOT,
+                                env={**os.environ, **_env(cluster)}, capture_output=True, text=True, timeout=60,
+                                check=False)
+        doc = json.loads(health.stdout)
+        assert health.returncode == 0 and doc["dependencies"]["broker"]["status"] == "connected", health.stdout
+        assert {q: v["depth"] for q, v in doc["queues"].items()} == dict.fromkeys(doc["queues"], 0)
     finally:
         stop_process_group(worker)
     assert store.require(counted.id).status is TaskStatus.COMPLETED

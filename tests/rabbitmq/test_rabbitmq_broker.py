@@ -220,3 +220,14 @@ def test_taskrunner_health_on_rabbitmq_is_healthy_with_a_worker_on_every_queue(
     for q in QUEUE_NAMES:
         entry = doc["queues"][q]  # type: ignore[index]
         assert entry["status"] == "ok" and entry["depth"] == 0 and entry["workers"][0].startswith("amqp-all@")
+
+
+def test_the_metrics_sample_on_rabbitmq_has_every_queues_depth_and_worker(
+    amqp: Celery, amqp_worker: subprocess.Popen[bytes], records: ProgressStore
+) -> None:
+    from taskrunner.metrics import collect_sample
+
+    sample = collect_sample(amqp, records, QUEUE_NAMES, timeout=2)
+
+    assert {q: s.depth for q, s in sample.queues.items()} == dict.fromkeys(QUEUE_NAMES, 0)
+    assert all(s.workers and s.workers[0].startswith("amqp-all@") for s in sample.queues.values())
