@@ -152,3 +152,15 @@ def test_a_primary_sigkilled_mid_run_with_min_replicas_one_loses_no_acknowledged
     assert reverted == [] and wrong == [] and other_ends == []
     assert all(("Error" in f or "error" in f.lower()) for f in failed)
     assert os.environ["TASKRUNNER_REDIS_MIN_REPLICAS"] == "1"
+
+
+def test_without_min_replicas_a_failover_with_a_lagging_replica_loses_acknowledged_states() -> None:
+    # The twin of tests/ha's MIN_REPLICAS=1 test: the same scenario must bite without WAIT, or that test proves nothing.
+    from tests.ha.test_ha_failover import _failover_with_a_lagging_replica
+
+    cluster = SentinelCluster(Path(tempfile.mkdtemp(prefix="taskrunner-chaos-lag-"))).start()
+    try:
+        lost = _failover_with_a_lagging_replica(cluster, min_replicas=0)
+    finally:
+        cluster.stop()
+    assert any("now running" in why for why in lost.values()) and any("gone" in why for why in lost.values())

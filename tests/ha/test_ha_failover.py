@@ -1,5 +1,6 @@
 """A failover with a lagging replica, against real processes: with TASKRUNNER_REDIS_MIN_REPLICAS=1 no acknowledged
-creation or final state is lost; without it, the same failover loses acknowledged ones (why the setting exists).
+creation or final state is lost. Without it the same failover loses acknowledged ones (why the setting exists; shown
+by tests/chaos/test_chaos_sentinel.py, which runs the same scenario with MIN_REPLICAS=0).
 
 The replica is made to lag for real: SIGSTOPped, then 32 MB written to the primary so that everything after it waits
 in the primary's own output buffer (beyond the kernel's socket buffers), which dies with the primary's SIGKILL.
@@ -13,11 +14,15 @@ import time
 import uuid
 from typing import Any
 
+import pytest
+
 from progress import NotReplicated, ProgressReporter, ProgressStore, TaskStatus
 from progress.reporter import REDIS_DOWN
 from taskrunner.connections import progress_client
 from taskrunner.sentinel_cluster import SentinelCluster
 from tests.ha.conftest import sentinel_settings
+
+pytestmark = pytest.mark.integration
 
 
 def _store(cluster: SentinelCluster, min_replicas: int) -> ProgressStore:
@@ -89,9 +94,3 @@ def test_with_min_replicas_one_a_failover_with_a_lagging_replica_loses_no_acknow
     cluster: SentinelCluster,
 ) -> None:
     assert _failover_with_a_lagging_replica(cluster, min_replicas=1) == {}
-
-
-def test_without_min_replicas_the_same_failover_loses_acknowledged_states(cluster: SentinelCluster) -> None:
-    lost = _failover_with_a_lagging_replica(cluster, min_replicas=0)
-    assert lost, "the scenario must bite without WAIT, or the test above proves nothing"
-    assert any("now running" in why for why in lost.values()) and any("gone" in why for why in lost.values())
