@@ -8,32 +8,16 @@ The broker is a real kombu Redis channel on db 3 (no worker consumes it); record
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
-import pytest
-import redis
 from celery import Celery
 
 from progress import ProgressStore, TaskStatus
 from progress.models import TaskRecord
 from taskrunner.broker_view import BrokerView
 from taskrunner.stale_sweep import LostMessageReport, sweep_lost_messages
-from worker import app
 from worker.queues import QUEUE_NAMES
 
 GRACE_S = 60.0
-
-
-@pytest.fixture
-def broker_app(redis_base: str) -> Iterator[Celery]:
-    """A Celery app like ours whose broker is db 3, emptied before the test."""
-    url = f"{redis_base}/3"
-    redis.Redis.from_url(url).flushdb()
-    side = Celery("ops-lost-test", broker=url, set_as_current=False)
-    side.conf.update(task_queues=app.conf.task_queues, task_default_queue=app.conf.task_default_queue,
-                     broker_transport_options=app.conf.broker_transport_options, task_create_missing_queues=False)
-    yield side
-    side.close()
 
 
 def _published(store: ProgressStore, broker_app: Celery, *, send: bool = True) -> str:
