@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import redis.asyncio as aioredis
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
@@ -25,6 +24,7 @@ from api.state import ApiState
 from api.stats import SocketStats
 from progress import AsyncProgressStore
 from progress.health import VERSION
+from taskrunner.connections import async_redis_client, location
 from taskrunner.keys import AppKeys
 from taskrunner.settings import Settings, get_settings
 
@@ -83,11 +83,8 @@ async def _start(cfg: ApiSettings, core: Settings, celery_app: Any) -> ApiState:
         from worker import app as celery_app
     # The task modules (the app's `include`) are imported by workers at start; the API needs them to enqueue.
     celery_app.loader.import_default_modules()
-    url = core.progress_url or core.effective_redis_url
-    pool = aioredis.BlockingConnectionPool.from_url(
-        url, decode_responses=True, max_connections=cfg.redis_max_connections, timeout=10, health_check_interval=15
-    )
-    client = aioredis.Redis(connection_pool=pool)
+    client = async_redis_client(location(core, "progress"), max_connections=cfg.redis_max_connections,
+                                health_check_interval=15)
     store = AsyncProgressStore(client, config=core.store_config())
     hub = Hub(client, store.keys.channel("*"))
     keys = AppKeys(core.namespace)
@@ -95,7 +92,7 @@ async def _start(cfg: ApiSettings, core: Settings, celery_app: Any) -> ApiState:
         settings=cfg, core=core, store=store, hub=hub, dashboard=DashboardFeed(store, hub), stats=SocketStats(),
         keys=keys, celery=celery_app,
         notifications=routes_notifications.open_store(core, client),
-        auth_limiter=AuthFailureLimiter(pool, key_prefix=keys.auth_failures_prefix(),
+        auth_limiter=AuthFailureLimiter(client.connection_pool, key_prefix=keys.auth_failures_prefix(),
                                         max_failures=cfg.auth_failures_max, window_s=cfg.auth_failures_window_s),
     )
     await hub.start()

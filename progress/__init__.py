@@ -5,6 +5,7 @@ from progress.config import StoreConfig
 from progress.errors import (
     InvalidTransition,
     InvalidValue,
+    NotReplicated,
     ProgressError,
     ProgressWriteError,
     TaskCancelled,
@@ -39,6 +40,7 @@ __all__ = [
     "InvalidValue",
     "Keys",
     "Limits",
+    "NotReplicated",
     "ProgressError",
     "ProgressEvent",
     "ProgressInfo",

@@ -11,7 +11,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis import RedisError
 
-from progress import ops, scripts
+from progress import ops, replication, scripts
 from progress.clients import require_decoded
 from progress.codec import carry, event_from_entry, read_record, snapshot_event
 from progress.config import StoreConfig
@@ -58,8 +58,11 @@ class AsyncProgressStore:
         """The store's clock in epoch milliseconds."""
         return int(self._clock() * 1000)
 
-    async def _run(self, call: ops.Call) -> Any:
-        return await self._scripts[call.script](keys=call.keys, args=call.args)
+    async def _run(self, call: ops.Call, task_id: str = "", change: dict[str, Any] | None = None) -> Any:
+        script = self._scripts[call.script]
+        if replication.must_replicate(self.config, call, change):
+            return await replication.run_async(self.redis, script, call, self.config, task_id)
+        return await script(keys=call.keys, args=call.args)
 
     async def create_task(
         self,
@@ -83,7 +86,7 @@ class AsyncProgressStore:
         """Records a task from a validated create request."""
         tid = spec.task_id or str(uuid.uuid4())
         now = self.now_ms()
-        reply = await self._run(ops.create_call(self.config, self.keys, spec, tid, now))
+        reply = await self._run(ops.create_call(self.config, self.keys, spec, tid, now), tid)
         return ops.parse_create(self.config, spec, tid, now, reply)
 
     async def update_progress(
@@ -112,7 +115,8 @@ class AsyncProgressStore:
 
     async def apply(self, task_id: str, change: dict[str, Any]) -> UpdateResult:
         """Applies a raw change (update.lua's members) in one round trip."""
-        reply = await self._run(ops.update_call(self.config, self.keys, task_id, change, self.now_ms()))
+        call = ops.update_call(self.config, self.keys, task_id, change, self.now_ms())
+        reply = await self._run(call, task_id, change)
         return ops.parse_update(self.config, task_id, change, reply)
 
     async def cancel_task(self, task_id: str, reason: str = "cancelled") -> UpdateResult:

@@ -23,6 +23,9 @@ class StoreConfig(BaseModel):
     )
     timezone: str = Field(default="Asia/Tokyo", description="time zone of the timestamps in records (seed: JST)")
     limits: Limits = Field(default_factory=default_limits, description="sizes every write must stay within")
+    # Replication is asynchronous: without WAIT a failover can lose a write the primary acknowledged.
+    min_replicas: int = Field(default=0, ge=0, description="creations and final states wait for this many replicas")
+    replica_timeout_ms: int = Field(default=1_000, ge=1, description="how long they wait before failing loudly")
 
     @property
     def tz(self) -> ZoneInfo:

@@ -69,3 +69,12 @@ class ProgressWriteError(ProgressError):
     def __init__(self, task_id: str, cause: BaseException) -> None:
         super().__init__(f"task {task_id}: progress could not be written, Redis unreachable: {cause}")
         self.task_id = task_id
+
+
+class NotReplicated(ProgressError, TimeoutError):
+    """A write that must survive a failover reached fewer replicas than required in time (it is applied on the
+    primary; retrying it is safe: creation is idempotent and a repeated final state is ignored)."""
+
+    def __init__(self, task_id: str, acked: int, wanted: int, timeout_ms: int) -> None:
+        super().__init__(f"task {task_id}: write confirmed by {acked} of {wanted} replica(s) within {timeout_ms} ms")
+        self.task_id = task_id

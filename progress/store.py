@@ -10,7 +10,7 @@ from typing import Any
 
 import redis
 
-from progress import ops, scripts
+from progress import ops, replication, scripts
 from progress.clients import require_decoded
 from progress.codec import carry, event_from_entry, read_record, snapshot_event
 from progress.config import StoreConfig
@@ -60,8 +60,10 @@ class ProgressStore:
         """The store's clock in epoch milliseconds."""
         return int(self._clock() * 1000)
 
-    def _run(self, call: ops.Call) -> Any:
+    def _run(self, call: ops.Call, task_id: str = "", change: dict[str, Any] | None = None) -> Any:
         script = self._scripts[call.script]
+        if replication.must_replicate(self.config, call, change):
+            return replication.run(self.redis, script, call, self.config, task_id)
         try:
             # EVALSHA straight away: the hot path skips redis-py's Script wrapper; it loads the script when missing.
             return self._r.evalsha(script.sha, len(call.keys), *call.keys, *call.args)
@@ -97,7 +99,7 @@ class ProgressStore:
         """Records a task from a validated create request."""
         tid = spec.task_id or str(uuid.uuid4())
         now = self.now_ms()
-        reply = self._run(ops.create_call(self.config, self.keys, spec, tid, now))
+        reply = self._run(ops.create_call(self.config, self.keys, spec, tid, now), tid)
         return ops.parse_create(self.config, spec, tid, now, reply)
 
     def update_progress(
@@ -134,7 +136,7 @@ class ProgressStore:
 
     def write(self, task_id: str, change: dict[str, Any]) -> ops.Written:
         """Applies a raw change in one round trip and returns the bare reply (the reporter's hot path)."""
-        reply = self._run(ops.update_call(self.config, self.keys, task_id, change, self.now_ms()))
+        reply = self._run(ops.update_call(self.config, self.keys, task_id, change, self.now_ms()), task_id, change)
         return ops.check_update(task_id, change, reply)
 
     def cancel_task(self, task_id: str, reason: str = "cancelled") -> UpdateResult:

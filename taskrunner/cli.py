@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from progress import InvalidTransition, ProgressError, ProgressStore, TaskNotFound, TaskStatus
 from taskrunner.cli_errors import CliError, one_line
+from taskrunner.connections import ConnectionSettingError, location, progress_client, require_reachable
 from taskrunner.redis_server import EmbeddedRedis, server_identity
 from taskrunner.settings import get_settings
 from taskrunner.task_ids import resolve_task_id
@@ -40,10 +41,12 @@ def resolve_redis_url() -> str:
 
 
 def open_store() -> ProgressStore:
-    """The progress store on the resolved Redis."""
-    url = resolve_redis_url()
+    """The progress store on the resolved Redis (ConnectionSettingError when it is malformed or does not answer)."""
+    resolve_redis_url()
     settings = get_settings()
-    return ProgressStore.from_url(settings.progress_url or url, config=settings.store_config())
+    client = progress_client(settings)
+    require_reachable(location(settings, "progress"), client)
+    return ProgressStore(client, config=settings.store_config())
 
 
 def _print_json(data: object) -> None:
@@ -272,6 +275,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.rest = [*unknown, *args.rest]
     try:
         code: int = args.func(args)
+    except ConnectionSettingError as exc:
+        print(f"taskrunner: {exc}", file=sys.stderr)  # one line naming the setting, not a traceback
+        return 2
     except CliError as exc:
         print(f"taskrunner: {exc}", file=sys.stderr)
         return exc.code

@@ -11,8 +11,9 @@ from typing import Any
 from rich.console import Console
 from rich.panel import Panel
 
+from taskrunner.connections import ConnectionSettingError, location, progress_client, require_reachable
 from taskrunner.processes import start_celery_worker, stop_process_group
-from taskrunner.redis_server import EmbeddedRedis, wait_for_redis
+from taskrunner.redis_server import EmbeddedRedis
 from taskrunner.run_logs import run_log
 from taskrunner.settings import get_settings
 
@@ -66,10 +67,17 @@ def run_demo(*, keep_redis: bool = False) -> int:
         url, started_redis = EmbeddedRedis(settings.home).ensure()
         os.environ["REDIS_URL"] = url
         get_settings.cache_clear()
-    if not wait_for_redis(url, timeout=5):
-        console.print(f"[red]Redis at {url} does not answer[/]")
+    settings = get_settings()
+    try:
+        require_reachable(location(settings, "progress"), progress_client(settings))
+        broker = location(settings, "broker")
+    except ConnectionSettingError as exc:
+        console.print(f"[red]{exc}[/]")
         return 2
-    console.print(Panel.fit(f"Redis: {url}" + (" (embedded, started now)" if started_redis else "")))
+    shown = location(settings, "redis").redacted() + (" (embedded, started now)" if started_redis else "")
+    if broker.is_amqp:
+        shown += f"\nbroker: {broker.redacted()}"
+    console.print(Panel.fit(f"Redis: {shown}"))
 
     worker = _start_worker()
     try:

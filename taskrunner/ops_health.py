@@ -79,7 +79,7 @@ def collect_health(app: Celery, store: ProgressStore, queues: Iterable[str], *, 
     try:
         t0 = time.perf_counter()
         with BrokerView.open(app) as view:
-            view.client.ping()
+            view.ping()
             broker = DependencyHealth(status="connected", response_time_ms=round((time.perf_counter() - t0) * 1e3, 3))
             depths = view.depths(queues)
         workers = workers_per_queue(app, queues, timeout=timeout)

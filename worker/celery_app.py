@@ -11,6 +11,7 @@ from celery.backends.redis import RedisBackend
 from celery.utils import uuid
 from kombu.exceptions import OperationalError
 
+from taskrunner.connections import ConnectionSettingError
 from taskrunner.settings import get_settings
 from worker.config import celery_config
 from worker.errors import is_out_of_memory
@@ -22,6 +23,9 @@ class BrokerOutOfMemory(OperationalError):
 
 class TaskrunnerCelery(Celery):  # type: ignore[misc]
     """Celery whose publishes never leave a progress record saying `created` for a message that was not sent."""
+
+    # Priorities in the broker's own convention (worker/publish.py).
+    amqp_cls = "worker.publish:TaskrunnerAMQP"
 
     def send_task(self, name: str, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
         """Sends by name (every publish, by object or by name, ends here); a failed publish ends the record as
@@ -57,7 +61,11 @@ class _RetriesOutOfMemory:
 
 
 app = TaskrunnerCelery("taskrunner")
-app.config_from_object(celery_config(get_settings()))
+try:
+    app.config_from_object(celery_config(get_settings()))
+except ConnectionSettingError as exc:
+    # One line naming the setting (a worker, Beat or Flower started with a bad location), not a traceback.
+    raise SystemExit(f"taskrunner: {exc}") from None
 
 import worker.bad_messages  # noqa: E402  (dead-letters what Celery's consumer cannot route)
 import worker.heartbeat  # noqa: E402  (refreshes the heartbeats of the tasks each worker process runs)

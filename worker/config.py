@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from beat_schedule import celery_beat_schedule
+from taskrunner.connections import broker_is_amqp, celery_connection_options, redbeat_options
 from taskrunner.keys import AppKeys
 from taskrunner.settings import Settings
 from worker.queues import DEFAULT_QUEUE, kombu_queues, task_routes
@@ -21,10 +22,11 @@ TASK_MODULES = [
 
 def celery_config(settings: Settings) -> dict[str, Any]:
     """Celery settings (new lowercase names) for these settings."""
-    url = settings.effective_redis_url
+    conn = celery_connection_options(settings)
+    amqp = broker_is_amqp(settings)
     return {
-        "broker_url": settings.broker_url or url,
-        "result_backend": settings.result_backend or url,
+        "broker_url": conn["broker_url"],
+        "result_backend": conn["result_backend"],
         "include": TASK_MODULES,
         # JSON only: pickle would let anyone who can write to Redis run code in the workers.
         "task_serializer": "json",
@@ -38,17 +40,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_default_queue": DEFAULT_QUEUE,
         "task_routes": task_routes(),
         "task_create_missing_queues": False,
-        "broker_transport_options": {
-            # Redis has no native priorities: kombu keeps one list per step; 0 is the highest.
-            "queue_order_strategy": "priority",
-            "priority_steps": list(range(10)),
-            "sep": ":",
-            # Must exceed the longest hard time limit, or a running acks_late task is delivered a second time.
-            "visibility_timeout": settings.visibility_timeout_s,
-        },
-        "result_backend_transport_options": {"visibility_timeout": settings.visibility_timeout_s},
+        "broker_transport_options": {**_broker_transport_options(settings, amqp),
+                                     **conn["broker_transport_options"]},
+        "result_backend_transport_options": {"visibility_timeout": settings.visibility_timeout_s,
+                                             **conn["result_backend_transport_options"]},
         # Garbage on a queue's list is dead-lettered and a refused delivery at maxmemory waits (worker/transport.py).
-        **broker_transport(settings.broker_url or url),
+        **broker_transport(conn["broker_url"]),
         # A result write refused (Redis restarting, or at maxmemory) is retried for about two minutes, as the
         # progress reporter retries a final write, instead of failing the task (worker/celery_app.py).
         "result_backend_always_retry": True,
@@ -83,6 +80,22 @@ def broker_transport(broker_url: str) -> dict[str, str]:
     return {"broker_transport": "worker.transport:Transport"} if scheme in ("redis", "rediss") else {}
 
 
+def _broker_transport_options(settings: Settings, amqp: bool) -> dict[str, Any]:
+    """The transport's own options: Redis emulates priorities and redelivery; RabbitMQ does both itself."""
+    if amqp:
+        # Publisher confirms: a publish returns only once RabbitMQ has the message, or raises.
+        # (Queue priorities are native there: x-max-priority on each queue, worker/queues.py.)
+        return {"confirm_publish": True}
+    return {
+        # Redis has no native priorities: kombu keeps one list per step; 0 is the highest.
+        "queue_order_strategy": "priority",
+        "priority_steps": list(range(10)),
+        "sep": ":",
+        # Must exceed the longest hard time limit, or a running acks_late task is delivered a second time.
+        "visibility_timeout": settings.visibility_timeout_s,
+    }
+
+
 def beat_config(settings: Settings) -> dict[str, Any]:
     """Beat's settings: the schedule from beat_schedule.py, run by celery-redbeat under one Redis lock."""
     ops = settings
@@ -95,9 +108,9 @@ def beat_config(settings: Settings) -> dict[str, Any]:
         "beat_max_loop_interval": ops.beat_max_interval_s,
         # The active Beat answers `celery inspect ping -d celerybeat@HOST` while it ticks: its container healthcheck.
         "beat_enable_remote_control": True,
-        # redbeat_redis_url is left unset: redbeat then uses broker_url, which Celery censors in reported config.
-        # Set explicitly: otherwise redbeat borrows the broker's transport options, which are not client options.
-        "redbeat_redis_options": {},
+        # Always REDIS_URL's Redis (never an AMQP broker), its password in the options Celery censors; set explicitly
+        # so redbeat never borrows the broker's URL or transport options (taskrunner/connections.py).
+        **redbeat_options(settings),
         "redbeat_key_prefix": keys.beat_prefix(),
         "redbeat_lock_key": keys.beat_lock(),
         "redbeat_lock_timeout": ops.beat_lock_timeout_s,

@@ -31,14 +31,28 @@ QUEUES: tuple[QueueSpec, ...] = (
 )
 QUEUE_NAMES = tuple(q.name for q in QUEUES)
 DEFAULT_QUEUE = "ai_analysis"
+# Priority steps 0-9 on both transports (kombu's Redis priority lists; RabbitMQ's x-max-priority).
+MAX_PRIORITY = 9
 
 
 def kombu_queues() -> tuple[Queue, ...]:
     """The queues as kombu declarations (max priority 9 to match the Redis priority steps)."""
     return tuple(
-        Queue(q.name, routing_key=q.name, queue_arguments={"x-max-priority": 9})  # type: ignore[no-untyped-call]
+        Queue(q.name, routing_key=q.name,  # type: ignore[no-untyped-call]
+              queue_arguments={"x-max-priority": MAX_PRIORITY})
         for q in QUEUES
     )
+
+
+def wire_priority(priority: int | None, *, amqp: bool) -> int | None:
+    """A message priority in the project's convention (0 highest, none = 0) as the broker reads it.
+
+    Redis reads ours unchanged. RabbitMQ serves the larger number first and treats none as the lowest, so each
+    value is mirrored (0 -> 9): notifications are served ahead of backtests on both.
+    """
+    if not amqp:
+        return priority
+    return MAX_PRIORITY - min(max(priority or 0, 0), MAX_PRIORITY)
 
 
 def task_routes() -> dict[str, dict[str, object]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from progress import ProgressStore
+from taskrunner.connections import progress_client
 from taskrunner.settings import get_settings
 
 _store: ProgressStore | None = None
@@ -16,9 +17,7 @@ def progress_store() -> ProgressStore:
     global _store, _pid
     if _store is None or _pid != os.getpid():
         settings = get_settings()
-        _store = ProgressStore.from_url(
-            settings.progress_url or settings.effective_redis_url, config=settings.store_config()
-        )
+        _store = ProgressStore(progress_client(settings), config=settings.store_config())
         _pid = os.getpid()
     return _store
 

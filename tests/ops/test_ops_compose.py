@@ -16,6 +16,8 @@ from worker.queues import QUEUE_NAMES
 ROOT = Path(__file__).resolve().parents[2]
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|AUTH", re.IGNORECASE)
 INTERPOLATED = re.compile(r"^\$\{[A-Z_][A-Z0-9_]*(:?[-?][^}]*)?\}$")
+# Servers, not the app: the default Redis and the opt-in profiles' Redis primary, replica, sentinels and RabbitMQ.
+INFRA = {"redis", "redis-primary", "redis-replica", "sentinel-1", "sentinel-2", "sentinel-3", "rabbitmq"}
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +56,7 @@ def test_every_command_names_a_real_module(compose: dict[str, Any]) -> None:
     from worker import app
 
     for name, svc in _services(compose).items():
-        if name == "redis":
+        if name in INFRA:
             continue
         command = svc["command"]
         if _role(command) == "api":
@@ -70,7 +72,7 @@ def test_each_queue_has_exactly_one_worker_service_with_its_own_pool(compose: di
     consumed: dict[str, list[str]] = {}
     for name, svc in _services(compose).items():
         command = svc.get("command") or []
-        if name == "redis" or _role(command) != "worker":
+        if name in INFRA or _role(command) != "worker":
             continue
         queues = (_option(command, "-Q", "--queues") or "").split(",")
         assert all(q in QUEUE_NAMES for q in queues), f"{name} consumes an unknown queue: {queues}"
@@ -86,7 +88,7 @@ def test_each_queue_has_exactly_one_worker_service_with_its_own_pool(compose: di
 
 def test_exactly_one_beat_runs(compose: dict[str, Any]) -> None:
     beats = [name for name, svc in _services(compose).items()
-             if name != "redis" and _role(svc["command"]) == "beat"]
+             if name not in INFRA and _role(svc["command"]) == "beat"]
     assert beats == ["beat"]
     assert _services(compose)["beat"].get("deploy", {}).get("replicas", 1) == 1
 
@@ -102,7 +104,7 @@ def test_every_service_has_a_healthcheck_or_waits_for_a_healthy_one(compose: dic
             d.get("condition") == "service_healthy" and "healthcheck" in services[dep] for dep, d in deps.items()
         ), f"{name} has no healthcheck and waits for no healthy service"
     for name, svc in services.items():
-        if name != "redis":
+        if name not in INFRA:
             assert svc["depends_on"]["redis"]["condition"] == "service_healthy", f"{name} may start before Redis"
 
 
@@ -129,7 +131,7 @@ def test_secrets_come_from_the_environment(compose: dict[str, Any]) -> None:
 
 
 def test_all_app_services_share_one_image_built_from_the_dockerfile(compose: dict[str, Any]) -> None:
-    app_services = {name: svc for name, svc in _services(compose).items() if name != "redis"}
+    app_services = {name: svc for name, svc in _services(compose).items() if name not in INFRA}
     assert {svc["image"] for svc in app_services.values()} == {"taskrunner:latest"}
     assert {svc["build"] for svc in app_services.values()} == {"."}
     dockerfile = (ROOT / "Dockerfile").read_text()
@@ -137,3 +139,30 @@ def test_all_app_services_share_one_image_built_from_the_dockerfile(compose: dic
     assert "pip install" in dockerfile and re.search(r"^USER (?!root)", dockerfile, re.MULTILINE)
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".git", ".venv", ".taskrunner"} <= set(ignored)
+
+
+def test_the_ha_profile_runs_a_primary_its_replica_and_three_sentinels_with_quorum_two(compose: dict[str, Any]) -> None:
+    services = _services(compose)
+    ha = {name for name, svc in services.items() if "ha" in svc.get("profiles", [])}
+    assert ha == {"redis-primary", "redis-replica", "sentinel-1", "sentinel-2", "sentinel-3"}
+    replica = " ".join(services["redis-replica"]["command"])
+    assert "--replicaof redis-primary 6379" in replica and "--appendonly yes" in replica
+    for name in ("sentinel-1", "sentinel-2", "sentinel-3"):
+        command = " ".join(services[name]["command"])
+        assert "--sentinel" in command and "sentinel monitor taskrunner redis-primary 6379 2" in command
+    # The app finds the master through the sentinels when told to; by default it stays on the single Redis.
+    env = services["api"]["environment"]
+    assert env["REDIS_URL"].startswith("${TASKRUNNER_REDIS_LOCATION:-redis://")
+    assert env["TASKRUNNER_SENTINEL_MASTER"] == "${TASKRUNNER_SENTINEL_MASTER:-}"
+
+
+def test_the_rabbitmq_profile_sets_consumer_timeout_above_the_hard_time_limit(compose: dict[str, Any]) -> None:
+    from taskrunner.settings import Settings
+
+    rabbit = _services(compose)["rabbitmq"]
+    assert rabbit["profiles"] == ["rabbitmq"] and "healthcheck" in rabbit
+    args = rabbit["environment"]["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"].split()
+    timeout_ms = int(args[args.index("consumer_timeout") + 1])
+    assert timeout_ms > Settings(_env_file=None).time_limit_s * 1000
+    assert INTERPOLATED.match(rabbit["environment"]["RABBITMQ_DEFAULT_PASS"])
+    assert _services(compose)["worker-backtest"]["environment"]["TASKRUNNER_BROKER_URL"] == "${TASKRUNNER_BROKER_URL:-}"

@@ -8,31 +8,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 
-import pytest
 import redis
 from celery import Celery
 
 from progress import ProgressStore, TaskStatus
 from taskrunner.broker_view import BrokerView
 from taskrunner.stale_sweep import sweep_stale
-from worker import app
 from worker.queues import QUEUE_NAMES
 
 STALE_S = 5.0
-
-
-@pytest.fixture
-def broker_app(redis_base: str) -> Iterator[Celery]:
-    """A Celery app like ours whose broker is db 3, emptied before the test."""
-    url = f"{redis_base}/3"
-    redis.Redis.from_url(url).flushdb()
-    side = Celery("ops-sweep-test", broker=url, set_as_current=False)
-    side.conf.update(task_queues=app.conf.task_queues, task_default_queue=app.conf.task_default_queue,
-                     broker_transport_options=app.conf.broker_transport_options, task_create_missing_queues=False)
-    yield side
-    side.close()
 
 
 def _started(store: ProgressStore, worker: str = "ghost@lost-machine") -> str:
