@@ -1,6 +1,8 @@
-"""Sans-I/O halves of the store operations: what to send to Redis and how to read the answer.
+"""Sans-I/O halves of the store operations: the requests to send to Redis (a script call, a command, a pipeline)
+and how to read the answers.
 
-The sync and async stores share these, so the two differ only in how they wait for Redis.
+progress.plans strings these into whole operations that the sync and async stores run, so the two differ only in
+how they wait for Redis.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ import heapq
 import itertools
 import json
 import math
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -38,17 +39,40 @@ from progress.models import (
 from progress.status import TaskStatus
 
 ScriptArgs = list[str | int | float]
-# A stream entry id as Redis writes them (ms-seq, each at most 19 digits: both are 64-bit).
-EVENT_ID = re.compile(r"[0-9]{1,19}-[0-9]{1,19}")
 
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """One script invocation: which script, its KEYS and its ARGV."""
+    """One script invocation: which script, its KEYS and its ARGV; the task and change it writes, when it writes one
+    (they decide whether it waits for replicas, see progress.replication)."""
 
     script: str
     keys: list[str]
     args: ScriptArgs
+    task_id: str = ""
+    change: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cmd:
+    """One Redis command, as the name of the client's method and its arguments (sync and async clients alike)."""
+
+    name: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Pipeline:
+    """Commands sent together in one round trip (in a MULTI/EXEC transaction when `transaction`); the answer is the
+    list of their replies."""
+
+    commands: list[Cmd]
+    transaction: bool = False
+
+
+#: What a plan asks its store to send (see progress.plans).
+Request = Call | Cmd | Pipeline
 
 
 def create_call(cfg: StoreConfig, keys: Keys, spec: TaskCreate, task_id: str, now_ms: int) -> Call:
@@ -74,6 +98,7 @@ def create_call(cfg: StoreConfig, keys: Keys, spec: TaskCreate, task_id: str, no
             keys.channel(task_id),
             spec.task_name or "",
         ],
+        task_id,
     )
 
 
@@ -93,8 +118,6 @@ def parse_create(cfg: StoreConfig, spec: TaskCreate, task_id: str, now_ms: int, 
         estimated_completion=None if expected is None else at_ms(now_ms + int(float(expected)), cfg.tz),
         created=created,
     )
-
-
 
 
 # How each text member of a change is bounded (update.lua's members; see progress/limits.py).
@@ -147,6 +170,8 @@ def update_call(cfg: StoreConfig, keys: Keys, task_id: str, change: dict[str, An
             cfg.events_ttl_after_end_s * 1000,
             *encode_change(change, cfg.limits),
         ],
+        task_id,
+        change,
     )
 
 
@@ -268,33 +293,32 @@ def page_ids(plan: ListPlan, ranges: list[list[tuple[str, float]]]) -> list[str]
     return [member for member, _ in itertools.islice(merged, plan.start, plan.stop + 1)]
 
 
-def queue_page_reads(pipe: Any, plan: ListPlan, keys: Keys) -> None:
-    """Queues the first read of a page on a (sync or async) pipeline: sizes, ranges, counts."""
-    for index in plan.indexes:
-        pipe.zcard(index)
-    for index in plan.indexes:
-        pipe.zrevrange(index, plan.first, plan.stop, withscores=True)
-    pipe.hgetall(keys.counts())
+def page_reads(plan: ListPlan, keys: Keys) -> Pipeline:
+    """The first read of a page, in one transaction: sizes, ranges, counts."""
+    return Pipeline(
+        [*(Cmd("zcard", (index,)) for index in plan.indexes),
+         *(Cmd("zrevrange", (index, plan.first, plan.stop), {"withscores": True}) for index in plan.indexes),
+         Cmd("hgetall", (keys.counts(),))],
+        transaction=True,
+    )
 
 
 def read_page_replies(plan: ListPlan, replies: list[Any]) -> tuple[int, list[str], dict[str, str]]:
-    """The total, the page's ids and the counts from the replies to `queue_page_reads`."""
+    """The total, the page's ids and the counts from the replies to `page_reads`."""
     n = len(plan.indexes)
     return sum(replies[:n]), page_ids(plan, replies[n : 2 * n]), replies[-1]
 
 
-def queue_record_reads(pipe: Any, keys: Keys, ids: list[str], *, raw: bool = False) -> None:
-    """Queues the reads of these records (raw: as bytes, when a decoded read met bytes that are not UTF-8)."""
-    for tid in ids:
-        if raw:
-            pipe.execute_command("HGETALL", keys.record(tid), **{NEVER_DECODE: []})
-        else:
-            pipe.hgetall(keys.record(tid))
+def record_read(keys: Keys, task_id: str, *, raw: bool = False) -> Cmd:
+    """The read of one record (raw: as bytes, when a decoded read met bytes that are not UTF-8)."""
+    if raw:
+        return Cmd("execute_command", ("HGETALL", keys.record(task_id)), {NEVER_DECODE: []})
+    return Cmd("hgetall", (keys.record(task_id),))
 
 
-def record_read(keys: Keys, task_id: str) -> tuple[tuple[str, str], dict[str, Any]]:
-    """The raw HGETALL of one record: command arguments and options (reads bytes, see queue_record_reads)."""
-    return ("HGETALL", keys.record(task_id)), {NEVER_DECODE: []}
+def record_reads(keys: Keys, ids: list[str], *, raw: bool = False) -> Pipeline:
+    """The reads of these records in one round trip (raw: see record_read)."""
+    return Pipeline([record_read(keys, tid, raw=raw) for tid in ids])
 
 
 def unreadable_warning(task_id: str, problems: list[str]) -> str:
@@ -302,19 +326,20 @@ def unreadable_warning(task_id: str, problems: list[str]) -> str:
     return f"task record {task_id} is damaged and left out of lists: {'; '.join(problems) or 'unparseable'}"
 
 
-def queue_health_reads(pipe: Any, keys: Keys, cfg: StoreConfig, now_ms: int) -> None:
-    """Queues the reads of the health document: counts, today's tasks per status, stats, memory."""
-    pipe.hgetall(keys.counts())
+def health_reads(keys: Keys, cfg: StoreConfig, now_ms: int) -> Pipeline:
+    """The reads of the health document: counts, today's tasks per status, stats, memory."""
     midnight = start_of_day_ms(now_ms, cfg)
-    for index in status_indexes(keys):
-        pipe.zcount(index, midnight, "+inf")
-    pipe.hgetall(keys.stats())
-    pipe.scard(keys.unreadable())
-    pipe.info("memory")
+    return Pipeline([
+        Cmd("hgetall", (keys.counts(),)),
+        *(Cmd("zcount", (index, midnight, "+inf")) for index in status_indexes(keys)),
+        Cmd("hgetall", (keys.stats(),)),
+        Cmd("scard", (keys.unreadable(),)),
+        Cmd("info", ("memory",)),
+    ])
 
 
 def health_from_replies(ping_ms: float, replies: list[Any]) -> HealthReport:
-    """The health document from the replies to `queue_health_reads`."""
+    """The health document from the replies to `health_reads`."""
     counts, *todays, stats, unreadable, memory = replies
     return build_health(ping_ms, counts, sum(todays), stats, memory, unreadable=int(unreadable or 0))
 

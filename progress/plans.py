@@ -1,0 +1,275 @@
+"""Every store operation written once, as a sans-I/O plan: a generator that yields the requests to send to Redis
+(progress.ops: a script Call, a Cmd, a Pipeline), receives each reply, and returns the operation's result.
+
+ProgressStore and AsyncProgressStore are thin shells that run these plans (`blocking` / `awaitable` turn a plan
+into a method), so both have the same methods with the same bodies: they differ only in how they wait for Redis.
+A failed request is thrown into the plan, which may handle it (a record that is not UTF-8, Redis down in health).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from redis import RedisError
+
+from progress import ops
+from progress.codec import read_record
+from progress.config import StoreConfig
+from progress.errors import TaskNotFound
+from progress.health import build_health
+from progress.keys import Keys
+from progress.models import (
+    CreatedTask,
+    HealthReport,
+    ProgressEvent,
+    StepDefinition,
+    TaskCreate,
+    TaskList,
+    TaskRecord,
+    TaskUpdate,
+    UpdateResult,
+)
+from progress.status import TaskStatus
+
+T = TypeVar("T")
+#: An operation: yields requests, is sent each reply, returns the result.
+Plan = Generator[ops.Request, Any, T]
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    """Not a request: an event a streaming plan (a watch) hands to its caller before it goes on."""
+
+    event: ProgressEvent
+
+
+#: A streaming operation: yields requests and events (Emit), until it returns.
+Stream = Generator[ops.Request | Emit, Any, None]
+Clock = Callable[[], float]
+
+log = logging.getLogger("progress.store")
+
+
+class StoreCore:
+    """What both stores are besides their client: the configuration, the key names and the clock."""
+
+    def __init__(self, config: StoreConfig | None = None, clock: Clock = time.time) -> None:
+        self.config = config or StoreConfig()
+        self.keys = Keys(self.config.namespace)
+        self._clock = clock
+
+    def now_ms(self) -> int:
+        """The store's clock in epoch milliseconds."""
+        return int(self._clock() * 1000)
+
+
+# --- writes ---------------------------------------------------------------------------------------------------------
+
+
+def create_task(
+    core: StoreCore,
+    task_type: str,
+    total_items: int = 0,
+    symbol: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    *,
+    task_id: str | None = None,
+    message: str = "",
+    task_name: str | None = None,
+) -> Plan[CreatedTask]:
+    """Records a new task in status `created` (idempotent for an existing id)."""
+    spec = TaskCreate(
+        task_type=task_type,
+        total_items=total_items,
+        symbol=symbol,
+        metadata=metadata or {},
+        task_id=task_id,
+        message=message,
+        task_name=task_name,
+    )
+    return (yield from create(core, spec))
+
+
+def create(core: StoreCore, spec: TaskCreate) -> Plan[CreatedTask]:
+    """Records a task from a validated create request."""
+    tid = spec.task_id or str(uuid.uuid4())
+    now = core.now_ms()
+    reply = yield ops.create_call(core.config, core.keys, spec, tid, now)
+    return ops.parse_create(core.config, spec, tid, now, reply)
+
+
+def update_progress(
+    core: StoreCore,
+    task_id: str,
+    status: TaskStatus | str | None = None,
+    current_items: int | None = None,
+    message: str | None = None,
+    error_message: str | None = None,
+    results: dict[str, Any] | None = None,
+    processing_details: dict[str, Any] | None = None,
+    *,
+    total_items: int | None = None,
+) -> Plan[UpdateResult]:
+    """Applies one change (seed 001); ignored (applied=False) once the task has ended."""
+    upd = TaskUpdate(
+        status=TaskStatus(status) if status is not None else None,
+        current_items=current_items,
+        total_items=total_items,
+        message=message,
+        details=processing_details,
+        results=results,
+        error_message=error_message,
+    )
+    return (yield from update(core, task_id, upd))
+
+
+def update(core: StoreCore, task_id: str, upd: TaskUpdate) -> Plan[UpdateResult]:
+    """Applies a validated update request."""
+    return (yield from apply(core, task_id, change_from_update(upd)))
+
+
+def apply(core: StoreCore, task_id: str, change: dict[str, Any]) -> Plan[UpdateResult]:
+    """Applies a raw change (update.lua's members) in one round trip."""
+    reply = yield ops.update_call(core.config, core.keys, task_id, change, core.now_ms())
+    return ops.parse_update(core.config, task_id, change, reply)
+
+
+def cancel_task(core: StoreCore, task_id: str, reason: str = "cancelled") -> Plan[UpdateResult]:
+    """Ends a task as `cancelled`; a running task notices at its next progress write."""
+    return (yield from apply(core, task_id, {"status": TaskStatus.CANCELLED.value, "message": reason}))
+
+
+def pause_task(core: StoreCore, task_id: str) -> Plan[UpdateResult]:
+    """Pauses a task; its worker waits at its next progress write until resumed."""
+    return (yield from apply(core, task_id, {"status": TaskStatus.PAUSED.value, "message": "paused"}))
+
+
+def resume_task(core: StoreCore, task_id: str) -> Plan[UpdateResult]:
+    """Resumes a paused task."""
+    return (yield from apply(core, task_id, {"status": TaskStatus.RUNNING.value, "message": "resumed"}))
+
+
+def define_steps(core: StoreCore, task_id: str, steps: list[StepDefinition]) -> Plan[UpdateResult]:
+    """Declares a task's planned steps (all pending), giving an ETA from their estimates."""
+    change = {"step": {"action": "define", "steps": [s.model_dump() for s in steps]}}
+    return (yield from apply(core, task_id, change))
+
+
+def delete_task(core: StoreCore, task_id: str) -> Plan[bool]:
+    """Removes a record and all its traces now."""
+    return bool((yield ops.delete_call(core.keys, [task_id])))
+
+
+def cleanup(core: StoreCore, *, batch: int = 500) -> Plan[int]:
+    """Removes records that ended longer ago than the retention period; returns how many."""
+    cutoff = core.now_ms() - core.config.retention_s * 1000
+    removed = 0
+    # Created-before-cutoff is necessary for ended-before-cutoff, so scanning each final status's index by
+    # creation time finds every candidate; the script deletes only those that really ended by the cutoff.
+    for index in ops.terminal_indexes(core.keys):
+        offset = 0
+        while True:
+            ids = yield ops.Cmd("zrangebyscore", (index, "-inf", cutoff), {"start": offset, "num": batch})
+            if not ids:
+                break
+            deleted = int((yield ops.delete_call(core.keys, list(ids), cutoff_ms=cutoff)))
+            removed += deleted
+            offset += len(ids) - deleted  # the kept ones (ended recently) stay in front
+            if len(ids) < batch:
+                break
+    return removed
+
+
+# --- reads ----------------------------------------------------------------------------------------------------------
+
+
+def get_task_status(core: StoreCore, task_id: str) -> Plan[TaskRecord | None]:
+    """The task's full record, or None if unknown; a damaged record is read as far as it can be (and noted)."""
+    try:
+        h = yield ops.record_read(core.keys, task_id)
+    except UnicodeDecodeError:
+        h = yield ops.record_read(core.keys, task_id, raw=True)
+    if not h:
+        return None
+    record, problems = read_record(h, core.config.tz, core.now_ms(), task_id)
+    if problems:
+        yield from _note_unreadable(core, {task_id: problems})
+    return record
+
+
+def require(core: StoreCore, task_id: str) -> Plan[TaskRecord]:
+    """The task's record; raises TaskNotFound."""
+    rec = yield from get_task_status(core, task_id)
+    if rec is None:
+        raise TaskNotFound(task_id)
+    return rec
+
+
+def get_tasks_list(
+    core: StoreCore,
+    status: TaskStatus | str | None = None,
+    task_type: str | None = None,
+    symbol: str | None = None,
+    page: int = 1,
+    limit: int = 20,
+    *,
+    task_name: str | None = None,
+) -> Plan[TaskList]:
+    """One page of tasks matching the filters, newest first, with the summary (cost independent of N)."""
+    keys = core.keys
+    names = (yield ops.Cmd("hgetall", (keys.type_names(),))) if ops.needs_type_names(task_type) else None
+    plan = ops.list_plan(keys, status, task_type, symbol, page, limit, task_name=task_name, type_names=names)
+    total, ids, counts = ops.read_page_replies(plan, (yield ops.page_reads(plan, keys)))
+    hashes: list[dict[str, str]] = []
+    if ids:
+        try:
+            hashes = yield ops.record_reads(keys, ids)
+        except UnicodeDecodeError:
+            # A record holds bytes that are not UTF-8: read the page as bytes, and leave that record out.
+            hashes = yield ops.record_reads(keys, ids, raw=True)
+    listing, damaged = ops.build_list(plan, total, ids, hashes, counts, core.config, core.now_ms())
+    if damaged:
+        yield from _note_unreadable(core, damaged)
+    return listing
+
+
+def _note_unreadable(core: StoreCore, damaged: dict[str, list[str]]) -> Plan[None]:
+    """Counts damaged records for health; logs each once (when it first joins the set, in any process)."""
+    added = yield ops.Pipeline([ops.Cmd("sadd", (core.keys.unreadable(), tid)) for tid in damaged])
+    for (tid, problems), new in zip(damaged.items(), added, strict=True):
+        if new:
+            log.warning(ops.unreadable_warning(tid, problems))
+
+
+def summary(core: StoreCore) -> Plan[dict[str, int]]:
+    """Number of stored records per status."""
+    return ops.summary_from_counts((yield ops.Cmd("hgetall", (core.keys.counts(),))))
+
+
+def health_check(core: StoreCore) -> Plan[HealthReport]:
+    """Seed 001's health document, measured against Redis now."""
+    t0 = time.perf_counter()
+    try:
+        yield ops.Cmd("ping")
+    except (RedisError, OSError):
+        return build_health(None, {}, 0, {}, {})
+    ping_ms = (time.perf_counter() - t0) * 1000.0
+    return ops.health_from_replies(ping_ms, (yield ops.health_reads(core.keys, core.config, core.now_ms())))
+
+
+def change_from_update(upd: TaskUpdate) -> dict[str, Any]:
+    """update.lua's change members for a seed-001 update request."""
+    return {
+        "status": upd.status.value if upd.status else None,
+        "current": upd.current_items,
+        "total": upd.total_items,
+        "message": upd.message,
+        "details": upd.details,
+        "results": upd.results,
+        "error_message": upd.error_message,
+    }
