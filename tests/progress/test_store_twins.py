@@ -5,14 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 import redis
 import redis.asyncio as aioredis
 
-from progress import AsyncProgressStore, InvalidTransition, ProgressStore, StepDefinition, StoreConfig, TaskStatus
+from progress import (
+    AsyncProgressStore,
+    InvalidTransition,
+    NotReplicated,
+    ProgressStore,
+    StepDefinition,
+    StoreConfig,
+    TaskStatus,
+)
 
 
 def _public(cls: type) -> dict[str, Any]:
@@ -66,7 +74,6 @@ class _Blocking:
                 return
 
 
-Clock = Callable[[], float]
 
 
 @pytest.fixture(params=["sync", "async"])
@@ -183,3 +190,25 @@ def test_watch_follows_a_task_until_it_ends_and_write_is_the_raw_update(twin: An
 
     assert written.applied and written.status is TaskStatus.RUNNING
     assert [(e.status, e.current, e.message) for e in events] == [(TaskStatus.COMPLETED, 2, "one")]
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_with_replicas_required_creation_and_final_states_wait_for_them_and_routine_progress_does_not(
+    kind: str, redis_client: redis.Redis, redis_base: str
+) -> None:
+    config = StoreConfig(min_replicas=1, replica_timeout_ms=20)  # the test Redis has no replica: WAIT answers 0
+    loop = asyncio.new_event_loop()
+    client = aioredis.Redis.from_url(f"{redis_base}/0", decode_responses=True)
+    store: Any = (ProgressStore(redis_client, config=config) if kind == "sync"
+                  else _Blocking(AsyncProgressStore(client, config=config), loop))
+    try:
+        with pytest.raises(NotReplicated):
+            store.create_task("fetch_data", 2, task_id="t1")
+        assert store.write("t1", {"status": "running", "current": 1}).applied  # no WAIT: it would raise
+        assert store.update_progress("t1", current_items=2).applied
+        with pytest.raises(NotReplicated):
+            store.cancel_task("t1")
+        assert store.require("t1").status is TaskStatus.CANCELLED  # applied on the primary all the same
+    finally:
+        loop.run_until_complete(client.aclose())
+        loop.close()
