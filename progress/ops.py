@@ -13,6 +13,7 @@ import json
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from redis.client import NEVER_DECODE
@@ -41,10 +42,13 @@ from progress.status import TaskStatus
 ScriptArgs = list[str | int | float]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Call:
     """One script invocation: which script, its KEYS and its ARGV; the task and change it writes, when it writes one
     (they decide whether it waits for replicas, see progress.replication)."""
+
+    # Not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__, which costs more than
+    # the rest of building a routine update (one Call per progress write).
 
     script: str
     keys: list[str]
@@ -161,7 +165,7 @@ def update_call(cfg: StoreConfig, keys: Keys, task_id: str, change: dict[str, An
     """The update.lua call applying `change` (see the script's header for its members)."""
     return Call(
         "update",
-        [keys.record(task_id), keys.counts(), keys.all_events(), keys.stats(), keys.heartbeats(), keys.durations()],
+        [keys.record(task_id), *_update_keys(keys.namespace)],
         [
             now_ms,
             cfg.events_maxlen,
@@ -173,6 +177,13 @@ def update_call(cfg: StoreConfig, keys: Keys, task_id: str, change: dict[str, An
         task_id,
         change,
     )
+
+
+@lru_cache(maxsize=64)
+def _update_keys(namespace: str) -> tuple[str, ...]:
+    """update.lua's KEYS[2..6], the same for every task: built once per namespace (every progress write needs them)."""
+    keys = Keys(namespace)
+    return keys.counts(), keys.all_events(), keys.stats(), keys.heartbeats(), keys.durations()
 
 
 class Written(NamedTuple):
