@@ -14,7 +14,7 @@ from progress import ops, plans, replication, resume, scripts
 from progress.clients import require_decoded
 from progress.config import StoreConfig
 from progress.models import ProgressEvent
-from progress.plans import Clock, Emit, Plan, StoreCore, Stream
+from progress.plans import Clock, Emit, Plan, Steps, StoreCore, Stream
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -38,7 +38,7 @@ def streaming(
     """The store method iterating asynchronously over the events `plan` emits."""
 
     async def method(self: AsyncProgressStore, /, *args: P.args, **kwargs: P.kwargs) -> AsyncIterator[ProgressEvent]:
-        async for event in self._stream(plan(self, *args, **kwargs)):
+        async for event in self._drive(Steps(plan(self, *args, **kwargs))):
             yield event
 
     functools.update_wrapper(method, plan)
@@ -65,11 +65,7 @@ class AsyncProgressStore(StoreCore):
         """A store on a new asyncio client for `url` (redis://, rediss:// or unix://)."""
         return cls(aioredis.Redis.from_url(url, decode_responses=True), config=config, clock=clock)
 
-    async def write(self, task_id: str, change: dict[str, Any]) -> ops.Written:
-        """Applies a raw change in one round trip and returns the bare reply (the reporter's hot path: no plan)."""
-        reply = await self._call(ops.update_call(self.config, self.keys, task_id, change, self.now_ms()))
-        return ops.check_update(task_id, change, reply)
-
+    write = awaitable(plans.write)
     create_task = awaitable(plans.create_task)
     create = awaitable(plans.create)
     update_progress = awaitable(plans.update_progress)
@@ -93,36 +89,22 @@ class AsyncProgressStore(StoreCore):
     # --- the I/O ----------------------------------------------------------------------------------------------------
 
     async def _run(self, plan: Plan[T]) -> T:
-        """Runs a plan to its result: sends each request, hands back the reply (or throws in the error)."""
-        reply: Any = None
-        error: Exception | None = None
-        while True:
-            try:
-                request = plan.send(reply) if error is None else plan.throw(error)
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
-            try:
-                reply, error = await self._send(request), None
-            except Exception as exc:
-                reply, error = None, exc
+        """Runs a plan to its result."""
+        steps = Steps(plan)
+        async for _ in self._drive(steps):
+            raise TypeError("a plan run for its result emitted an event")
+        return steps.result  # type: ignore[no-any-return]
 
-    async def _stream(self, plan: Stream) -> AsyncIterator[ProgressEvent]:
-        """Runs a streaming plan, yielding the events it emits."""
-        reply: Any = None
-        error: Exception | None = None
-        while True:
-            try:
-                step = plan.send(reply) if error is None else plan.throw(error)
-            except StopIteration:
-                return
+    async def _drive(self, steps: Steps) -> AsyncIterator[ProgressEvent]:
+        """Sends the plan's requests, yielding the events it emits."""
+        for step in steps:
             if isinstance(step, Emit):
-                reply, error = None, None
                 yield step.event
                 continue
             try:
-                reply, error = await self._send(step), None
+                steps.reply = await self._send(step)
             except Exception as exc:
-                reply, error = None, exc
+                steps.error = exc
 
     async def _send(self, request: ops.Request) -> Any:
         if isinstance(request, ops.Call):

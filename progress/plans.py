@@ -50,6 +50,32 @@ class Emit:
 
 #: A streaming operation: yields requests and events (Emit), until it returns.
 Stream = Generator[ops.Request | Emit, Any, None]
+
+
+class Steps:
+    """Runs a plan for a store: iterating gives its requests (and Emits), each after the outcome of the one before
+    (`reply`, or `error`, thrown into the plan) went in; `result` is what the plan returned. The stores only send
+    the requests, so how a plan is run is written once here."""
+
+    __slots__ = ("_plan", "error", "reply", "result")
+
+    def __init__(self, plan: Generator[ops.Request | Emit, Any, Any]) -> None:
+        self._plan = plan
+        self.reply: Any = None
+        self.error: Exception | None = None
+        self.result: Any = None
+
+    def __iter__(self) -> Steps:
+        return self
+
+    def __next__(self) -> ops.Request | Emit:
+        reply, error = self.reply, self.error
+        self.reply = self.error = None
+        try:
+            return self._plan.send(reply) if error is None else self._plan.throw(error)
+        except StopIteration as done:
+            self.result = done.value
+            raise
 Clock = Callable[[], float]
 
 log = logging.getLogger("progress.store")
@@ -137,6 +163,13 @@ def apply(core: StoreCore, task_id: str, change: dict[str, Any]) -> Plan[UpdateR
     """Applies a raw change (update.lua's members) in one round trip."""
     reply = yield ops.update_call(core.config, core.keys, task_id, change, core.now_ms())
     return ops.parse_update(core.config, task_id, change, reply)
+
+
+def write(core: StoreCore, task_id: str, change: dict[str, Any]) -> Plan[ops.Written]:
+    """Applies a raw change in one round trip and returns the bare reply (ProgressStore.write inlines this: it is
+    the reporter's hot path)."""
+    reply = yield ops.update_call(core.config, core.keys, task_id, change, core.now_ms())
+    return ops.check_update(task_id, change, reply)
 
 
 def cancel_task(core: StoreCore, task_id: str, reason: str = "cancelled") -> Plan[UpdateResult]:

@@ -17,7 +17,7 @@ from progress import ops, plans, replication, resume, scripts
 from progress.clients import require_decoded
 from progress.config import StoreConfig
 from progress.models import ProgressEvent
-from progress.plans import Clock, Emit, Plan, StoreCore, Stream
+from progress.plans import Clock, Emit, Plan, Steps, StoreCore, Stream
 from progress.resume import stream_id
 
 # stream_id stays importable from here (its home before progress.resume).
@@ -42,7 +42,7 @@ def streaming(plan: Callable[Concatenate[StoreCore, P], Stream]) -> Callable[Con
     """The store method iterating over the events `plan` emits."""
 
     def method(self: ProgressStore, /, *args: P.args, **kwargs: P.kwargs) -> Iterator[ProgressEvent]:
-        return self._stream(plan(self, *args, **kwargs))
+        return self._drive(Steps(plan(self, *args, **kwargs)))
 
     functools.update_wrapper(method, plan)
     return method
@@ -66,7 +66,8 @@ class ProgressStore(StoreCore):
         return cls(redis.Redis.from_url(url, decode_responses=True), config=config, clock=clock)
 
     def write(self, task_id: str, change: dict[str, Any]) -> ops.Written:
-        """Applies a raw change in one round trip and returns the bare reply (the reporter's hot path: no plan)."""
+        """Applies a raw change in one round trip and returns the bare reply (the reporter's hot path: plans.write
+        inlined, without the cost of running a plan)."""
         reply = self._call(ops.update_call(self.config, self.keys, task_id, change, self.now_ms()))
         return ops.check_update(task_id, change, reply)
 
@@ -93,36 +94,22 @@ class ProgressStore(StoreCore):
     # --- the I/O ----------------------------------------------------------------------------------------------------
 
     def _run(self, plan: Plan[T]) -> T:
-        """Runs a plan to its result: sends each request, hands back the reply (or throws in the error)."""
-        reply: Any = None
-        error: Exception | None = None
-        while True:
-            try:
-                request = plan.send(reply) if error is None else plan.throw(error)
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
-            try:
-                reply, error = self._send(request), None
-            except Exception as exc:
-                reply, error = None, exc
+        """Runs a plan to its result."""
+        steps = Steps(plan)
+        for _ in self._drive(steps):
+            raise TypeError("a plan run for its result emitted an event")
+        return steps.result  # type: ignore[no-any-return]
 
-    def _stream(self, plan: Stream) -> Iterator[ProgressEvent]:
-        """Runs a streaming plan, yielding the events it emits."""
-        reply: Any = None
-        error: Exception | None = None
-        while True:
-            try:
-                step = plan.send(reply) if error is None else plan.throw(error)
-            except StopIteration:
-                return
+    def _drive(self, steps: Steps) -> Iterator[ProgressEvent]:
+        """Sends the plan's requests, yielding the events it emits."""
+        for step in steps:
             if isinstance(step, Emit):
-                reply, error = None, None
                 yield step.event
                 continue
             try:
-                reply, error = self._send(step), None
+                steps.reply = self._send(step)
             except Exception as exc:
-                reply, error = None, exc
+                steps.error = exc
 
     def _send(self, request: ops.Request) -> Any:
         if isinstance(request, ops.Call):
