@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -135,8 +136,26 @@ class RedisBrokerView(BrokerView):
         return hits
 
     def restore(self, delivery_tag: str) -> None:
-        """Moves an unacknowledged message back to its queue now, marked redelivered (kombu's own transaction)."""
-        self._chan.qos.restore_by_tag(delivery_tag)
+        """Moves an unacknowledged message back to its queue now, marked redelivered, under a NEW delivery tag.
+
+        kombu's own `restore_by_tag` keeps the tag, so the attempt the sweep gave up on (a worker that hung, not
+        died) would, on waking, ack the tag the next delivery is recorded under, and a later death of that next
+        worker would leave nothing to restore. A fresh tag fences the old delivery at the broker too: its ack
+        removes nothing of the new one's.
+        """
+        qos = self._chan.qos
+
+        def restore_transaction(pipe: Any) -> None:
+            raw = pipe.hget(qos.unacked_key, delivery_tag)
+            pipe.multi()
+            qos._remove_from_indices(delivery_tag, pipe)
+            if raw:
+                payload, exchange, routing_key = json.loads(raw)
+                with contextlib.suppress(KeyError, TypeError):
+                    payload["properties"]["delivery_tag"] = uuid.uuid4().hex
+                self._chan._do_restore_message(payload, exchange, routing_key, pipe)
+
+        self.client.transaction(restore_transaction, qos.unacked_key)
 
 
 class AmqpBrokerView(BrokerView):

@@ -99,6 +99,31 @@ def test_a_lost_task_whose_message_is_unacknowledged_goes_back_to_its_queue_now(
     assert rec.status is TaskStatus.RUNNING and "requeued" in rec.current_status
 
 
+def test_a_requeued_message_gets_a_new_delivery_tag_so_the_old_attempts_late_ack_cannot_drop_it(
+    store: ProgressStore, broker_app: Celery
+) -> None:
+    tid = _started(store)
+    broker_app.send_task("tasks.diagnostics.noop", task_id=tid, queue="backtest")
+    # Given a consumer that took the message and hung (not died): it still holds the old delivery tag.
+    with broker_app.connection_for_read() as conn:
+        hung = conn.default_channel
+        old_tag = hung.basic_get("backtest", no_ack=False).delivery_tag
+        hung.qos.restore_at_shutdown = False
+        with BrokerView.open(broker_app) as broker:
+            sweep_stale(store, broker, stale_after_s=STALE_S, queues=QUEUE_NAMES, now_ms=_later(store))
+        # When the next attempt takes the requeued message, and then the hung consumer wakes and acks its own tag,
+        with broker_app.connection_for_read() as conn2:
+            nxt = conn2.default_channel
+            new_tag = nxt.basic_get("backtest", no_ack=False).delivery_tag
+            nxt.qos.restore_at_shutdown = False
+            hung.qos.ack(old_tag)
+    raw_broker = redis.Redis.from_url(broker_app.conf.broker_url)
+
+    # Then the next attempt's delivery is still recorded, so its own death could be recovered too.
+    assert new_tag != old_tag
+    assert raw_broker.hexists("unacked", new_tag)
+
+
 def test_a_task_paused_before_any_worker_started_it_is_not_declared_lost(
     store: ProgressStore, broker_app: Celery
 ) -> None:
