@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 
 from progress import ops, plans, replication, resume, scripts
-from progress.clients import require_decoded
+from progress.clients import async_client, detect_publish_async, is_cluster, require_decoded
 from progress.config import StoreConfig
 from progress.models import ProgressEvent
 from progress.plans import Clock, Emit, Plan, Steps, StoreCore, Stream
@@ -49,7 +50,8 @@ class AsyncProgressStore(StoreCore):
     """The same operations as ProgressStore, for async code (the HTTP API, WebSocket streams)."""
 
     def __init__(
-        self, client: aioredis.Redis, *, config: StoreConfig | None = None, clock: Clock = time.time
+        self, client: aioredis.Redis | AsyncRedisCluster, *, config: StoreConfig | None = None,
+        clock: Clock = time.time
     ) -> None:
         require_decoded(client, "AsyncProgressStore")
         super().__init__(config, clock)
@@ -57,13 +59,18 @@ class AsyncProgressStore(StoreCore):
         # redis-py's reply types are unions that ignore decode_responses; replies are parsed by progress.codec.
         self._r: Any = client
         self._scripts = {name: client.register_script(scripts.source(name)) for name in scripts.NAMES}
+        # redis-py's asyncio cluster pipeline has no transactions: pages of a cluster are read without MULTI.
+        self._transactions = not is_cluster(client)
+        # How to publish is asked of the server before the first request (a constructor cannot await).
+        self._publish_known = not is_cluster(client)
 
     @classmethod
     def from_url(
-        cls, url: str, *, config: StoreConfig | None = None, clock: Clock = time.time
+        cls, url: str, *, config: StoreConfig | None = None, clock: Clock = time.time, cluster: bool = False
     ) -> AsyncProgressStore:
-        """A store on a new asyncio client for `url` (redis://, rediss:// or unix://)."""
-        return cls(aioredis.Redis.from_url(url, decode_responses=True), config=config, clock=clock)
+        """A store on a new asyncio client for `url` (redis://, rediss:// or unix://; with `cluster`, any node of a
+        Redis Cluster)."""
+        return cls(async_client(url, cluster=cluster), config=config, clock=clock)
 
     write = awaitable(plans.write)
     create_task = awaitable(plans.create_task)
@@ -97,6 +104,9 @@ class AsyncProgressStore(StoreCore):
 
     async def _drive(self, steps: Steps) -> AsyncIterator[ProgressEvent]:
         """Sends the plan's requests, yielding the events it emits."""
+        if not self._publish_known:
+            self.publish = await detect_publish_async(self.redis)
+            self._publish_known = True
         for step in steps:
             if isinstance(step, Emit):
                 yield step.event
@@ -111,7 +121,7 @@ class AsyncProgressStore(StoreCore):
             return await self._call(request)
         if isinstance(request, ops.Cmd):
             return await getattr(self._r, request.name)(*request.args, **(request.kwargs or {}))
-        pipe = self._r.pipeline(transaction=request.transaction)
+        pipe = self._r.pipeline(transaction=request.transaction and self._transactions)
         for cmd in request.commands:
             getattr(pipe, cmd.name)(*cmd.args, **(cmd.kwargs or {}))
         return await pipe.execute()

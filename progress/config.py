@@ -15,6 +15,9 @@ class StoreConfig(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     namespace: str = Field(default="tr", pattern=r"^[A-Za-z0-9_.-]+$", description="prefix of every key")
+    # Each bucket is one hash tag, i.e. one Redis Cluster slot: more buckets spread the store over more primaries;
+    # reads that span the store (lists, summary, health, retention) visit every bucket.
+    buckets: int = Field(default=1, ge=1, le=1024, description="hash-tagged buckets the tasks are spread over")
     retention_s: int = Field(default=86_400, ge=1, description="ended records are removed this long after the end")
     events_maxlen: int = Field(default=1_000, ge=10, description="events kept per task for resuming watchers")
     all_events_maxlen: int = Field(default=10_000, ge=10, description="events kept in the all-tasks stream")

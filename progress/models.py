@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, computed_field, field_validator, model_validator
 
 from progress import limits
+from progress.keys import TASK_ID_PATTERN
 from progress.limits import default_limits
 from progress.status import TaskStatus
 
@@ -145,6 +146,9 @@ class TaskList(BaseModel):
     tasks: list[TaskRecord]
     pagination: Pagination
     summary: dict[str, int]
+    # Where the next page starts ("<score>:<id>", see get_tasks_list's `after`): each bucket then reads at most
+    # `limit` entries, whatever the page. Left out of the seed's JSON, whose shape is fixed.
+    next_cursor: str | None = Field(default=None, exclude=True)
 
 
 class CreatedTask(BaseModel):
@@ -221,7 +225,7 @@ class TaskCreate(BaseModel):
     total_items: int = Field(default=0, ge=0, le=10**12)
     symbol: str | None = Field(default=None, min_length=1, max_length=32, pattern=SYMBOL_PATTERN)
     metadata: JsonDict = Field(default_factory=dict)
-    task_id: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:-]+$")
+    task_id: str | None = Field(default=None, min_length=1, max_length=200, pattern=TASK_ID_PATTERN)
     message: str = Field(default="", max_length=MAX_MESSAGE_CHARS)
 
     @field_validator("metadata")

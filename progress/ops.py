@@ -13,7 +13,6 @@ import json
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any, NamedTuple
 
 from redis.client import NEVER_DECODE
@@ -23,6 +22,7 @@ from progress.codec import at_ms, read_record
 from progress.config import StoreConfig
 from progress.errors import InvalidTransition, InvalidValue, TaskNotFound, TaskSuperseded
 from progress.health import build_health
+from progress.hints import index_keys, prefixes_of
 from progress.jsonutil import dumps
 from progress.keys import Keys
 from progress.limits import Limits
@@ -79,15 +79,24 @@ class Pipeline:
 Request = Call | Cmd | Pipeline
 
 
-def create_call(cfg: StoreConfig, keys: Keys, spec: TaskCreate, task_id: str, now_ms: int) -> Call:
+#: How a script announces an event: PUBLISH, or SPUBLISH on a cluster whose servers have shard channels.
+PUBLISH = "PUBLISH"
+SPUBLISH = "SPUBLISH"
+
+
+def create_call(
+    cfg: StoreConfig, keys: Keys, spec: TaskCreate, task_id: str, now_ms: int, publish: str = PUBLISH
+) -> Call:
     """The create.lua call for a validated spec; raises InvalidValue if it exceeds the store's limits."""
     lim = cfg.limits
     limits.check_text(spec.message, "message", lim.max_message_chars)
     metadata = limits.check_object(spec.metadata, "metadata", lim.max_metadata_bytes, lim.max_json_depth)
+    record, events, channel, b = keys.task_names(task_id)
+    prefixes = keys.status_prefixes(spec.task_type, spec.symbol, spec.task_name, bucket=b)
     return Call(
         "create",
-        [keys.record(task_id), keys.counts(), keys.events(task_id), keys.all_events(), keys.creation_tie(),
-         keys.durations(), keys.type_names()],
+        [record, keys.counts(b), events, keys.all_events(b), keys.creation_tie(b), keys.durations(b),
+         keys.type_names(b), *index_keys(tuple(prefixes), TaskStatus.CREATED.value)],
         [
             now_ms,
             task_id,
@@ -96,11 +105,12 @@ def create_call(cfg: StoreConfig, keys: Keys, spec: TaskCreate, task_id: str, no
             spec.total_items,
             spec.message,
             metadata,
-            "\n".join(keys.status_prefixes(spec.task_type, spec.symbol, spec.task_name)),
+            "\n".join(prefixes),
             cfg.events_maxlen,
             cfg.all_events_maxlen,
-            keys.channel(task_id),
+            channel,
             spec.task_name or "",
+            publish,
         ],
         task_id,
     )
@@ -161,17 +171,32 @@ def encode_change(change: dict[str, Any], lim: Limits | None = None) -> ScriptAr
     return out
 
 
-def update_call(cfg: StoreConfig, keys: Keys, task_id: str, change: dict[str, Any], now_ms: int) -> Call:
-    """The update.lua call applying `change` (see the script's header for its members)."""
+def update_call(
+    cfg: StoreConfig,
+    keys: Keys,
+    task_id: str,
+    change: dict[str, Any],
+    now_ms: int,
+    publish: str = PUBLISH,
+    move: list[str] | None = None,
+) -> Call:
+    """The update.lua call applying `change` (see the script's header for its members); `move`: the index keys of a
+    status move, when known (see progress.hints)."""
+    record, events, channel, b = keys.task_names(task_id)
+    counts, all_events, stats, heartbeats, durations = keys.bucket_names(b)
+    call_keys = [record, events, counts, all_events, stats, heartbeats, durations]
+    if move:
+        call_keys += move
     return Call(
         "update",
-        [keys.record(task_id), *_update_keys(keys.namespace)],
+        call_keys,
         [
             now_ms,
             cfg.events_maxlen,
             cfg.all_events_maxlen,
-            keys.channel(task_id),
+            channel,
             cfg.events_ttl_after_end_s * 1000,
+            publish,
             *encode_change(change, cfg.limits),
         ],
         task_id,
@@ -179,11 +204,16 @@ def update_call(cfg: StoreConfig, keys: Keys, task_id: str, change: dict[str, An
     )
 
 
-@lru_cache(maxsize=64)
-def _update_keys(namespace: str) -> tuple[str, ...]:
-    """update.lua's KEYS[2..6], the same for every task: built once per namespace (every progress write needs them)."""
-    keys = Keys(namespace)
-    return keys.counts(), keys.all_events(), keys.stats(), keys.heartbeats(), keys.durations()
+#: update.lua's fixed KEYS (the index keys of a move follow them).
+UPDATE_FIXED_KEYS = 7
+
+
+def with_move_keys(call: Call, reply: list[Any]) -> Call:
+    """The call again, with the index keys a 'keys' reply showed it needs (the record's prefixes, its status and
+    the status the change moves it to)."""
+    change = call.change or {}
+    call.keys = call.keys[:UPDATE_FIXED_KEYS] + index_keys(prefixes_of(reply[3]), str(reply[1]), str(change["status"]))
+    return call
 
 
 class Written(NamedTuple):
@@ -206,6 +236,8 @@ def check_update(task_id: str, change: dict[str, Any], reply: list[Any]) -> Writ
     if code == "invalid":
         raise InvalidTransition(task_id, status, str(change.get("status")))
     attempt = int(reply[4]) if len(reply) > 4 else 0
+    if code == "keys":
+        raise RuntimeError(f"task {task_id}: its status kept moving while index keys were fetched; try again")
     if code == "superseded":
         raise TaskSuperseded(task_id, int(change.get("attempt") or 0), attempt)
     return Written(code == "ok", TaskStatus(status), reply[2] or None, reply[3] if len(reply) > 3 else "", attempt)
@@ -233,13 +265,15 @@ def parse_update(cfg: StoreConfig, task_id: str, change: dict[str, Any], reply: 
 
 @dataclass(frozen=True, slots=True)
 class ListPlan:
-    """Which indexes to read and which slice of their newest-first merge is the page."""
+    """Which indexes to read (every bucket's) and which slice of their newest-first merge is the page."""
 
     indexes: list[str]
     start: int
     stop: int
     page: int
     limit: int
+    #: The cursor (score, id) the page starts after, if given: then each index reads at most `limit` entries.
+    after: tuple[float, str] | None = None
 
     @property
     def first(self) -> int:
@@ -257,16 +291,37 @@ def list_plan(
     *,
     task_name: str | None = None,
     type_names: dict[str, str] | None = None,
+    after: str | None = None,
 ) -> ListPlan:
-    """The sorted sets holding exactly the matching tasks (one, or one per status and filter form), and the
-    page's ranks. `type_names` (task name -> type, see `needs_type_names`) finds records of older releases."""
+    """The sorted sets holding exactly the matching tasks (one per bucket, or one per bucket, status and filter
+    form), and the page's ranks. `type_names` (task name -> type, see `needs_type_names`) finds records of older
+    releases; `after` (a page's `next_cursor`) starts the page after that entry instead of at `page`."""
     if not 1 <= page <= 10**9 or not 1 <= limit <= 1000:
         raise ValueError("page must be between 1 and 10^9 and limit between 1 and 1000")
     statuses = [TaskStatus(status).value] if status else [s.value for s in TaskStatus]  # ValueError names it
     forms = filter_forms(task_type or None, symbol or None, task_name or None, type_names or {})
-    indexes = [keys.index(s, **form) for s in statuses for form in forms]
+    indexes = [keys.index(s, bucket=b, **form) for b in keys.all_buckets() for s in statuses for form in forms]
     start = (page - 1) * limit
-    return ListPlan(indexes, start, start + limit - 1, page, limit)
+    return ListPlan(indexes, start, start + limit - 1, page, limit, parse_cursor(after))
+
+
+def parse_cursor(after: str | None) -> tuple[float, str] | None:
+    """A page cursor "<score>:<task id>" as (score, id); raises ValueError naming `after` when malformed."""
+    if after is None:
+        return None
+    score, sep, task_id = after.partition(":")
+    try:
+        value = float(score)
+    except ValueError:
+        value = math.nan
+    if not sep or not task_id or not math.isfinite(value):
+        raise ValueError(f"after must be a page cursor like '1700000000000.0:<task id>', not {after!r}")
+    return value, task_id
+
+
+def cursor_of(entry: tuple[str, float]) -> str:
+    """The cursor of a page's last entry (member, score): the next page starts after it."""
+    return f"{entry[1]!r}:{entry[0]}"
 
 
 def needs_type_names(task_type: str | None) -> bool:
@@ -296,28 +351,87 @@ def filter_forms(
     return forms
 
 
-def page_ids(plan: ListPlan, ranges: list[list[tuple[str, float]]]) -> list[str]:
-    """The page from each index's newest `stop + 1` entries, merged newest first (ties by id, stable)."""
+def _newest_first(e: tuple[str, float]) -> tuple[float, str]:
+    # Redis's own reverse order: score, then member, both descending (ties exist across buckets).
+    return e[1], e[0]
+
+
+def page_entries(plan: ListPlan, ranges: list[list[tuple[str, float]]]) -> list[tuple[str, float]]:
+    """The page's (id, score) entries from each index's range, merged newest first."""
+    if plan.after is not None:
+        # Per index: the entries with the cursor's score and a smaller id, then those with a lower score.
+        after_id = plan.after[1]
+        merged_inputs = [[e for e in ties if e[0] < after_id] + lower
+                         for ties, lower in zip(ranges[0::2], ranges[1::2], strict=True)]
+        return list(itertools.islice(heapq.merge(*merged_inputs, key=_newest_first, reverse=True), plan.limit))
     if len(ranges) == 1:
-        return [member for member, _ in ranges[0]]  # read from plan.first: already the page
-    merged = heapq.merge(*ranges, key=lambda e: (-e[1], e[0]))
-    return [member for member, _ in itertools.islice(merged, plan.start, plan.stop + 1)]
+        return ranges[0]  # read from plan.first: already the page
+    merged = heapq.merge(*ranges, key=_newest_first, reverse=True)
+    return list(itertools.islice(merged, plan.start, plan.stop + 1))
+
+
+def page_ids(plan: ListPlan, ranges: list[list[tuple[str, float]]]) -> list[str]:
+    """The page's ids (see page_entries)."""
+    return [member for member, _ in page_entries(plan, ranges)]
+
+
+def _range_reads(plan: ListPlan, index: str) -> list[Cmd]:
+    if plan.after is None:
+        return [Cmd("zrevrange", (index, plan.first, plan.stop), {"withscores": True})]
+    score = repr(plan.after[0])
+    return [Cmd("zrevrangebyscore", (index, score, score), {"withscores": True}),
+            Cmd("zrevrangebyscore", (index, f"({score}", "-inf"), {"start": 0, "num": plan.limit, "withscores": True})]
 
 
 def page_reads(plan: ListPlan, keys: Keys) -> Pipeline:
-    """The first read of a page, in one transaction: sizes, ranges, counts."""
+    """The first read of a page in one round trip: sizes, ranges, every bucket's counts (a transaction when the
+    store has one bucket: one slot; buckets are read side by side, each consistent only with itself)."""
     return Pipeline(
         [*(Cmd("zcard", (index,)) for index in plan.indexes),
-         *(Cmd("zrevrange", (index, plan.first, plan.stop), {"withscores": True}) for index in plan.indexes),
-         Cmd("hgetall", (keys.counts(),))],
-        transaction=True,
+         *(cmd for index in plan.indexes for cmd in _range_reads(plan, index)),
+         *(Cmd("hgetall", (keys.counts(b),)) for b in keys.all_buckets())],
+        transaction=keys.buckets == 1,
     )
 
 
-def read_page_replies(plan: ListPlan, replies: list[Any]) -> tuple[int, list[str], dict[str, str]]:
-    """The total, the page's ids and the counts from the replies to `page_reads`."""
+class PageReplies(NamedTuple):
+    """What the first read of a page found."""
+
+    total: int
+    entries: list[tuple[str, float]]
+    counts: dict[str, int]
+
+    @property
+    def ids(self) -> list[str]:
+        """The page's task ids."""
+        return [member for member, _ in self.entries]
+
+
+def read_page_replies(plan: ListPlan, replies: list[Any]) -> PageReplies:
+    """The total, the page's entries and the summed counts from the replies to `page_reads`."""
     n = len(plan.indexes)
-    return sum(replies[:n]), page_ids(plan, replies[n : 2 * n]), replies[-1]
+    reads = n if plan.after is None else 2 * n
+    ranges = replies[n : n + reads]
+    return PageReplies(sum(replies[:n]), page_entries(plan, ranges), sum_counts(replies[n + reads :]))
+
+
+def sum_counts(per_bucket: list[dict[str, str]]) -> dict[str, int]:
+    """Per-status counts summed over buckets."""
+    total: dict[str, int] = {}
+    for counts in per_bucket:
+        for status, n in counts.items():
+            total[status] = total.get(status, 0) + int(n or 0)
+    return total
+
+
+def type_names_reads(keys: Keys) -> Pipeline:
+    """The task name -> type maps of every bucket."""
+    return Pipeline([Cmd("hgetall", (keys.type_names(b),)) for b in keys.all_buckets()])
+
+
+def merge_type_names(per_bucket: list[dict[str, str]]) -> dict[str, str]:
+    """Every bucket's task name -> type map, as one."""
+    return {name: t for names in per_bucket for name, t in names.items()}
 
 
 def record_read(keys: Keys, task_id: str, *, raw: bool = False) -> Cmd:
@@ -338,29 +452,51 @@ def unreadable_warning(task_id: str, problems: list[str]) -> str:
 
 
 def health_reads(keys: Keys, cfg: StoreConfig, now_ms: int) -> Pipeline:
-    """The reads of the health document: counts, today's tasks per status, stats, memory."""
+    """The reads of the health document, per bucket: counts, today's tasks per status, stats, unreadable records.
+    (INFO goes alone: a cluster cannot pipeline it.)"""
     midnight = start_of_day_ms(now_ms, cfg)
-    return Pipeline([
-        Cmd("hgetall", (keys.counts(),)),
-        *(Cmd("zcount", (index, midnight, "+inf")) for index in status_indexes(keys)),
-        Cmd("hgetall", (keys.stats(),)),
-        Cmd("scard", (keys.unreadable(),)),
-        Cmd("info", ("memory",)),
-    ])
+    cmds: list[Cmd] = []
+    for b in keys.all_buckets():
+        cmds += [Cmd("hgetall", (keys.counts(b),)),
+                 *(Cmd("zcount", (index, midnight, "+inf")) for index in status_indexes(keys, b)),
+                 Cmd("hgetall", (keys.stats(b),)),
+                 Cmd("scard", (keys.unreadable(b),))]
+    return Pipeline(cmds)
 
 
-def health_from_replies(ping_ms: float, replies: list[Any]) -> HealthReport:
-    """The health document from the replies to `health_reads`."""
-    counts, *todays, stats, unreadable, memory = replies
-    return build_health(ping_ms, counts, sum(todays), stats, memory, unreadable=int(unreadable or 0))
+def memory_read() -> Cmd:
+    """INFO memory (a cluster client asks every node)."""
+    return Cmd("info", ("memory",))
+
+
+def used_memory(reply: dict[str, Any]) -> dict[str, Any]:
+    """INFO memory's `used_memory`, summed over the nodes when a cluster client answered per node."""
+    if reply and all(isinstance(v, dict) for v in reply.values()):
+        return {"used_memory": sum(int(v.get("used_memory", 0)) for v in reply.values())}
+    return reply
+
+
+def health_from_replies(ping_ms: float, replies: list[Any], memory: dict[str, Any]) -> HealthReport:
+    """The health document from the replies to `health_reads` and INFO memory."""
+    per = len(TaskStatus) + 3
+    counts: list[dict[str, str]] = []
+    stats: list[dict[str, str]] = []
+    today = unreadable = 0
+    for i in range(0, len(replies), per):
+        chunk = replies[i : i + per]
+        counts.append(chunk[0])
+        today += sum(int(n) for n in chunk[1 : 1 + len(TaskStatus)])
+        stats.append(chunk[-2])
+        unreadable += int(chunk[-1] or 0)
+    summed = {k: str(v) for k, v in sum_counts(counts).items()}
+    return build_health(ping_ms, summed, today, {k: str(v) for k, v in sum_counts(stats).items()},
+                        used_memory(memory), unreadable=unreadable)
 
 
 def build_list(
     plan: ListPlan,
-    total: int,
-    ids: list[str],
+    page: PageReplies,
     hashes: list[dict[Any, Any]],
-    counts: dict[str, str],
     cfg: StoreConfig,
     now_ms: int,
 ) -> tuple[TaskList, dict[str, list[str]]]:
@@ -368,7 +504,8 @@ def build_list(
     between the two reads are skipped too. One bad record never fails a page."""
     tasks = []
     damaged: dict[str, list[str]] = {}
-    for tid, h in zip(ids, hashes, strict=True):
+    total = page.total
+    for tid, h in zip(page.ids, hashes, strict=True):
         if not h:
             continue
         record, problems = read_record(h, cfg.tz, now_ms, tid)
@@ -381,11 +518,12 @@ def build_list(
         pagination=Pagination(
             page=plan.page, limit=plan.limit, total=total, pages=max(1, math.ceil(total / plan.limit))
         ),
-        summary=summary_from_counts(counts),
+        summary=summary_from_counts(page.counts),
+        next_cursor=cursor_of(page.entries[-1]) if len(page.entries) == plan.limit else None,
     ), damaged
 
 
-def summary_from_counts(counts: dict[str, str]) -> dict[str, int]:
+def summary_from_counts(counts: dict[str, str] | dict[str, int]) -> dict[str, int]:
     """Per-status counts, every status present (zero included) so front ends need no defaults."""
     return {s.value: max(0, int(counts.get(s.value, 0) or 0)) for s in TaskStatus}
 
@@ -397,19 +535,48 @@ def start_of_day_ms(now_ms: int, cfg: StoreConfig) -> int:
     return int((midnight - timedelta(0)).timestamp() * 1000)
 
 
-def delete_call(keys: Keys, task_ids: list[str], *, cutoff_ms: int = -1) -> Call:
-    """The delete.lua call removing these records (only those ended by `cutoff_ms`, when given)."""
-    args: ScriptArgs = [cutoff_ms]
-    for tid in task_ids:
-        args += [keys.record(tid), tid]
-    return Call("delete", [keys.counts(), keys.heartbeats(), keys.unreadable()], args)
+class Doomed(NamedTuple):
+    """A record to delete: its id, and its status and index prefixes as last read (`sidx`)."""
+
+    task_id: str
+    status: str | None
+    sidx: str | None
 
 
-def terminal_indexes(keys: Keys) -> list[str]:
-    """The unfiltered indexes of the final statuses (retention scans them by creation time)."""
-    return [keys.index(s.value) for s in TaskStatus if s.is_terminal]
+def doomed_reads(keys: Keys, task_ids: list[str]) -> Pipeline:
+    """The status and index prefixes of records about to be deleted (delete.lua must be given their index keys)."""
+    return Pipeline([Cmd("hmget", (keys.record(tid), "status", "sidx")) for tid in task_ids])
 
 
-def status_indexes(keys: Keys) -> list[str]:
-    """The unfiltered index of every status."""
-    return [keys.index(s.value) for s in TaskStatus]
+def doomed(task_ids: list[str], replies: list[list[str | None]]) -> list[Doomed]:
+    """The records to delete from the replies to `doomed_reads`."""
+    return [Doomed(tid, status, sidx) for tid, (status, sidx) in zip(task_ids, replies, strict=True)]
+
+
+def delete_calls(keys: Keys, records: list[Doomed], *, cutoff_ms: int = -1) -> list[Call]:
+    """The delete.lua calls (one per bucket: one slot each) removing these records (only those ended by
+    `cutoff_ms`, when given). The reply lists the ids whose status moved since they were read (not deleted)."""
+    by_bucket: dict[int, list[Doomed]] = {}
+    for rec in records:
+        by_bucket.setdefault(keys.bucket(rec.task_id), []).append(rec)
+    calls = []
+    for b, recs in by_bucket.items():
+        call_keys = [keys.counts(b), keys.heartbeats(b), keys.unreadable(b)]
+        args: ScriptArgs = [cutoff_ms]
+        for rec in recs:
+            idx = index_keys(prefixes_of(rec.sidx), rec.status) if rec.status else []
+            call_keys += [keys.record(rec.task_id), keys.events(rec.task_id), *idx]
+            args += [rec.task_id, len(idx)]
+        calls.append(Call("delete", call_keys, args))
+    return calls
+
+
+def terminal_indexes(keys: Keys, bucket: int) -> list[str]:
+    """The bucket's unfiltered indexes of the final statuses (retention scans them by creation time)."""
+    return [keys.index(s.value, bucket=bucket) for s in TaskStatus if s.is_terminal]
+
+
+def status_indexes(keys: Keys, bucket: int | None = None) -> list[str]:
+    """The unfiltered index of every status, in one bucket or (None) in every bucket."""
+    buckets = keys.all_buckets() if bucket is None else (bucket,)
+    return [keys.index(s.value, bucket=b) for b in buckets for s in TaskStatus]

@@ -22,6 +22,7 @@ from progress.codec import read_record
 from progress.config import StoreConfig
 from progress.errors import TaskNotFound
 from progress.health import build_health
+from progress.hints import IndexHints
 from progress.keys import Keys
 from progress.models import (
     CreatedTask,
@@ -82,12 +83,16 @@ log = logging.getLogger("progress.store")
 
 
 class StoreCore:
-    """What both stores are besides their client: the configuration, the key names and the clock."""
+    """What both stores are besides their client: the configuration, the key names, the clock, how events are
+    published (`publish`: PUBLISH, or SPUBLISH where the client detected shard channels) and the index prefixes
+    of the tasks this process moved (progress.hints)."""
 
     def __init__(self, config: StoreConfig | None = None, clock: Clock = time.time) -> None:
         self.config = config or StoreConfig()
-        self.keys = Keys(self.config.namespace)
+        self.keys = Keys(self.config.namespace, self.config.buckets)
         self._clock = clock
+        self.publish = ops.PUBLISH
+        self.hints = IndexHints()
 
     def now_ms(self) -> int:
         """The store's clock in epoch milliseconds."""
@@ -125,7 +130,7 @@ def create(core: StoreCore, spec: TaskCreate) -> Plan[CreatedTask]:
     """Records a task from a validated create request."""
     tid = spec.task_id or str(uuid.uuid4())
     now = core.now_ms()
-    reply = yield ops.create_call(core.config, core.keys, spec, tid, now)
+    reply = yield ops.create_call(core.config, core.keys, spec, tid, now, core.publish)
     return ops.parse_create(core.config, spec, tid, now, reply)
 
 
@@ -160,16 +165,41 @@ def update(core: StoreCore, task_id: str, upd: TaskUpdate) -> Plan[UpdateResult]
 
 
 def apply(core: StoreCore, task_id: str, change: dict[str, Any]) -> Plan[UpdateResult]:
-    """Applies a raw change (update.lua's members) in one round trip."""
-    reply = yield ops.update_call(core.config, core.keys, task_id, change, core.now_ms())
+    """Applies a raw change (update.lua's members) in one round trip (two for a status move this process has not
+    seen the task's indexes for, see progress.hints)."""
+    call = update_call(core, task_id, change)
+    reply = yield from settle(core, call, (yield call))
     return ops.parse_update(core.config, task_id, change, reply)
 
 
 def write(core: StoreCore, task_id: str, change: dict[str, Any]) -> Plan[ops.Written]:
-    """Applies a raw change in one round trip and returns the bare reply (ProgressStore.write inlines this: it is
-    the reporter's hot path)."""
-    reply = yield ops.update_call(core.config, core.keys, task_id, change, core.now_ms())
+    """Applies a raw change and returns the bare reply (ProgressStore.write inlines this: it is the reporter's hot
+    path)."""
+    call = update_call(core, task_id, change)
+    reply = yield from settle(core, call, (yield call))
     return ops.check_update(task_id, change, reply)
+
+
+def update_call(core: StoreCore, task_id: str, change: dict[str, Any]) -> ops.Call:
+    """The update.lua call for a change, with the index keys of a move when this process knows them."""
+    return ops.update_call(core.config, core.keys, task_id, change, core.now_ms(), core.publish,
+                           core.hints.move_keys(task_id, change.get("status")))
+
+
+def settle(core: StoreCore, call: ops.Call, reply: list[Any]) -> Plan[list[Any]]:
+    """update.lua's final reply: while it asks for index keys ('keys': a move it was not given them for), the call
+    again with them; the hints learn the task's prefixes and status."""
+    for _ in range(_MOVE_RETRIES):
+        if reply[0] != "keys":
+            break
+        core.hints.learn(call.task_id, reply[3], reply[1])
+        reply = yield ops.with_move_keys(call, reply)
+    core.hints.seen(call.task_id, reply[1])
+    return reply
+
+
+# A move races at most with other moves of the same task: a few retries settle it.
+_MOVE_RETRIES = 5
 
 
 def cancel_task(core: StoreCore, task_id: str, reason: str = "cancelled") -> Plan[UpdateResult]:
@@ -195,7 +225,24 @@ def define_steps(core: StoreCore, task_id: str, steps: list[StepDefinition]) -> 
 
 def delete_task(core: StoreCore, task_id: str) -> Plan[bool]:
     """Removes a record and all its traces now."""
-    return bool((yield ops.delete_call(core.keys, [task_id])))
+    return bool((yield from delete(core, [task_id])))
+
+
+def delete(core: StoreCore, task_ids: list[str], *, cutoff_ms: int = -1) -> Plan[int]:
+    """Removes these records (only those that ended by `cutoff_ms`, when given); returns how many. Reads their
+    status and index prefixes first: delete.lua must be given every index it removes them from."""
+    removed = 0
+    pending = task_ids
+    for _ in range(_MOVE_RETRIES):
+        if not pending:
+            break
+        records = ops.doomed(pending, (yield ops.doomed_reads(core.keys, pending)))
+        pending = []
+        for call in ops.delete_calls(core.keys, records, cutoff_ms=cutoff_ms):
+            reply = yield call
+            removed += int(reply[0])
+            pending += [str(tid) for tid in reply[1:]]  # moved since read: read again
+    return removed
 
 
 def cleanup(core: StoreCore, *, batch: int = 500) -> Plan[int]:
@@ -204,17 +251,18 @@ def cleanup(core: StoreCore, *, batch: int = 500) -> Plan[int]:
     removed = 0
     # Created-before-cutoff is necessary for ended-before-cutoff, so scanning each final status's index by
     # creation time finds every candidate; the script deletes only those that really ended by the cutoff.
-    for index in ops.terminal_indexes(core.keys):
-        offset = 0
-        while True:
-            ids = yield ops.Cmd("zrangebyscore", (index, "-inf", cutoff), {"start": offset, "num": batch})
-            if not ids:
-                break
-            deleted = int((yield ops.delete_call(core.keys, list(ids), cutoff_ms=cutoff)))
-            removed += deleted
-            offset += len(ids) - deleted  # the kept ones (ended recently) stay in front
-            if len(ids) < batch:
-                break
+    for b in core.keys.all_buckets():
+        for index in ops.terminal_indexes(core.keys, b):
+            offset = 0
+            while True:
+                ids = yield ops.Cmd("zrangebyscore", (index, "-inf", cutoff), {"start": offset, "num": batch})
+                if not ids:
+                    break
+                deleted = yield from delete(core, list(ids), cutoff_ms=cutoff)
+                removed += deleted
+                offset += len(ids) - deleted  # the kept ones (ended recently) stay in front
+                if len(ids) < batch:
+                    break
     return removed
 
 
@@ -252,12 +300,19 @@ def get_tasks_list(
     limit: int = 20,
     *,
     task_name: str | None = None,
+    after: str | None = None,
 ) -> Plan[TaskList]:
-    """One page of tasks matching the filters, newest first, with the summary (cost independent of N)."""
+    """One page of tasks matching the filters, newest first, with the summary (cost independent of N). Every
+    bucket's indexes are merged; `after` (the previous page's `next_cursor`) starts the page after that task, and
+    then each index reads at most `limit` entries whatever the page."""
     keys = core.keys
-    names = (yield ops.Cmd("hgetall", (keys.type_names(),))) if ops.needs_type_names(task_type) else None
-    plan = ops.list_plan(keys, status, task_type, symbol, page, limit, task_name=task_name, type_names=names)
-    total, ids, counts = ops.read_page_replies(plan, (yield ops.page_reads(plan, keys)))
+    names = None
+    if ops.needs_type_names(task_type):
+        names = ops.merge_type_names((yield ops.type_names_reads(keys)))
+    plan = ops.list_plan(keys, status, task_type, symbol, page, limit, task_name=task_name, type_names=names,
+                         after=after)
+    found = ops.read_page_replies(plan, (yield ops.page_reads(plan, keys)))
+    ids = found.ids
     hashes: list[dict[str, str]] = []
     if ids:
         try:
@@ -265,7 +320,7 @@ def get_tasks_list(
         except UnicodeDecodeError:
             # A record holds bytes that are not UTF-8: read the page as bytes, and leave that record out.
             hashes = yield ops.record_reads(keys, ids, raw=True)
-    listing, damaged = ops.build_list(plan, total, ids, hashes, counts, core.config, core.now_ms())
+    listing, damaged = ops.build_list(plan, found, hashes, core.config, core.now_ms())
     if damaged:
         yield from _note_unreadable(core, damaged)
     return listing
@@ -273,15 +328,18 @@ def get_tasks_list(
 
 def _note_unreadable(core: StoreCore, damaged: dict[str, list[str]]) -> Plan[None]:
     """Counts damaged records for health; logs each once (when it first joins the set, in any process)."""
-    added = yield ops.Pipeline([ops.Cmd("sadd", (core.keys.unreadable(), tid)) for tid in damaged])
+    keys = core.keys
+    added = yield ops.Pipeline([ops.Cmd("sadd", (keys.unreadable(keys.bucket(tid)), tid)) for tid in damaged])
     for (tid, problems), new in zip(damaged.items(), added, strict=True):
         if new:
             log.warning(ops.unreadable_warning(tid, problems))
 
 
 def summary(core: StoreCore) -> Plan[dict[str, int]]:
-    """Number of stored records per status."""
-    return ops.summary_from_counts((yield ops.Cmd("hgetall", (core.keys.counts(),))))
+    """Number of stored records per status (every bucket's counts, summed)."""
+    keys = core.keys
+    per_bucket = yield ops.Pipeline([ops.Cmd("hgetall", (keys.counts(b),)) for b in keys.all_buckets()])
+    return ops.summary_from_counts(ops.sum_counts(per_bucket))
 
 
 def health_check(core: StoreCore) -> Plan[HealthReport]:
@@ -292,7 +350,8 @@ def health_check(core: StoreCore) -> Plan[HealthReport]:
     except (RedisError, OSError):
         return build_health(None, {}, 0, {}, {})
     ping_ms = (time.perf_counter() - t0) * 1000.0
-    return ops.health_from_replies(ping_ms, (yield ops.health_reads(core.keys, core.config, core.now_ms())))
+    replies = yield ops.health_reads(core.keys, core.config, core.now_ms())
+    return ops.health_from_replies(ping_ms, replies, (yield ops.memory_read()))
 
 
 def change_from_update(upd: TaskUpdate) -> dict[str, Any]:

@@ -48,7 +48,7 @@ def checked(replies: list[Any], task_id: str, config: StoreConfig) -> Any:
     return reply
 
 
-def run(client: redis.Redis, script: Any, call: Call, config: StoreConfig, task_id: str) -> Any:
+def run(client: Any, script: Any, call: Call, config: StoreConfig, task_id: str) -> Any:
     """The call and its WAIT in one round trip (two when the script must be loaded first)."""
     for _ in range(2):
         pipe = client.pipeline(transaction=False)

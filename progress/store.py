@@ -12,9 +12,10 @@ from collections.abc import Callable, Iterator
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import redis
+from redis.cluster import RedisCluster
 
 from progress import ops, plans, replication, resume, scripts
-from progress.clients import require_decoded
+from progress.clients import detect_publish, is_cluster, require_decoded, sync_client
 from progress.config import StoreConfig
 from progress.models import ProgressEvent
 from progress.plans import Clock, Emit, Plan, Steps, StoreCore, Stream
@@ -51,7 +52,9 @@ def streaming(plan: Callable[Concatenate[StoreCore, P], Stream]) -> Callable[Con
 class ProgressStore(StoreCore):
     """Creates, updates, lists and watches tracked tasks in Redis; every update is one round trip."""
 
-    def __init__(self, client: redis.Redis, *, config: StoreConfig | None = None, clock: Clock = time.time) -> None:
+    def __init__(
+        self, client: redis.Redis | RedisCluster, *, config: StoreConfig | None = None, clock: Clock = time.time
+    ) -> None:
         # Replies are read as text: the client must decode responses.
         require_decoded(client, "ProgressStore")
         super().__init__(config, clock)
@@ -59,16 +62,28 @@ class ProgressStore(StoreCore):
         # redis-py's reply types are unions that ignore decode_responses; replies are parsed by progress.codec.
         self._r: Any = client
         self._scripts = {name: client.register_script(scripts.source(name)) for name in scripts.NAMES}
+        # A cluster runs MULTI only within one slot: with one bucket every read of a page is in one.
+        self._transactions = not is_cluster(client) or self.keys.buckets == 1
+        self.publish = detect_publish(client)
 
     @classmethod
-    def from_url(cls, url: str, *, config: StoreConfig | None = None, clock: Clock = time.time) -> ProgressStore:
-        """A store on a new client for `url` (redis://, rediss:// or unix://)."""
-        return cls(redis.Redis.from_url(url, decode_responses=True), config=config, clock=clock)
+    def from_url(
+        cls, url: str, *, config: StoreConfig | None = None, clock: Clock = time.time, cluster: bool = False
+    ) -> ProgressStore:
+        """A store on a new client for `url` (redis://, rediss:// or unix://; with `cluster`, any node of a Redis
+        Cluster)."""
+        return cls(sync_client(url, cluster=cluster), config=config, clock=clock)
 
     def write(self, task_id: str, change: dict[str, Any]) -> ops.Written:
         """Applies a raw change in one round trip and returns the bare reply (the reporter's hot path: plans.write
         inlined, without the cost of running a plan)."""
-        reply = self._call(ops.update_call(self.config, self.keys, task_id, change, self.now_ms()))
+        call = ops.update_call(self.config, self.keys, task_id, change, self.now_ms(), self.publish,
+                               self.hints.move_keys(task_id, change.get("status")))
+        reply = self._call(call)
+        if reply[0] == "keys":
+            reply = self._run(plans.settle(self, call, reply))
+        else:
+            self.hints.seen(task_id, reply[1])
         return ops.check_update(task_id, change, reply)
 
     create_task = blocking(plans.create_task)
@@ -116,7 +131,7 @@ class ProgressStore(StoreCore):
             return self._call(request)
         if isinstance(request, ops.Cmd):
             return getattr(self._r, request.name)(*request.args, **(request.kwargs or {}))
-        pipe = self._r.pipeline(transaction=request.transaction)
+        pipe = self._r.pipeline(transaction=request.transaction and self._transactions)
         for cmd in request.commands:
             getattr(pipe, cmd.name)(*cmd.args, **(cmd.kwargs or {}))
         return pipe.execute()

@@ -49,9 +49,15 @@ class SweepReport(BaseModel):
 
 def stale_candidates(store: ProgressStore, cutoff_ms: int) -> dict[str, int]:
     """Task id -> last heartbeat ms of the tasks not heard from since `cutoff_ms`."""
-    rows = cast(list[tuple[str, float]],
-                store.redis.zrangebyscore(store.keys.heartbeats(), "-inf", cutoff_ms, withscores=True))
-    return {str(tid): int(score) for tid, score in rows}
+    pipe = store.redis.pipeline(transaction=False)
+    for b in store.keys.all_buckets():  # each bucket keeps its own heartbeats
+        pipe.zrangebyscore(store.keys.heartbeats(b), "-inf", cutoff_ms, withscores=True)
+    rows = cast(list[list[tuple[str, float]]], pipe.execute())
+    return {str(tid): int(score) for bucket in rows for tid, score in bucket}
+
+
+def _heartbeats_of(store: ProgressStore, task_id: str) -> str:
+    return store.keys.heartbeats(store.keys.bucket(task_id))
 
 
 def sweep_stale(
@@ -72,7 +78,7 @@ def sweep_stale(
     for tid in list(candidates):
         rec = store.get_task_status(tid)
         if rec is None or rec.status.is_terminal:
-            store.redis.zrem(store.keys.heartbeats(), tid)  # the record went without the core's own cleanup
+            store.redis.zrem(_heartbeats_of(store, tid), tid)  # the record went without the core's own cleanup
         # A paused task is never presumed lost: an operator holds it, and its worker may be waiting or gone. Resuming
         # it moves its heartbeat to now (update.lua), so a dead worker is then found within the bound.
         if rec is None or rec.status.is_terminal or rec.start_time is None or rec.status is TaskStatus.PAUSED:
@@ -101,7 +107,7 @@ def sweep_stale(
 
     for tid, last in candidates.items():
         # A new attempt may have started since the candidates were read: then it is alive, leave it.
-        score = store.redis.zscore(store.keys.heartbeats(), tid)
+        score = store.redis.zscore(_heartbeats_of(store, tid), tid)
         if score is None or int(score) != last:
             report.skipped.append(tid)
             continue
@@ -156,7 +162,9 @@ def sweep_lost_messages(
     queues = list(queues)
     now = store.now_ms() if now_ms is None else now_ms
     cutoff = now - int(grace_s * 1000)
-    ids = [str(t) for t in store.redis.zrangebyscore(store.keys.index("created"), "-inf", cutoff, start=0, num=batch)]
+    ids = [str(t) for b in store.keys.all_buckets()  # each bucket has its own index
+           for t in store.redis.zrangebyscore(store.keys.index("created", bucket=b), "-inf", cutoff, start=0,
+                                              num=batch)]
     candidates: set[str] = set()
     for tid in ids:
         rec = store.get_task_status(tid)

@@ -23,12 +23,12 @@ def resolve_task_id(store: ProgressStore, given: str) -> str:
 
 
 def ids_with_prefix(store: ProgressStore, prefix: str) -> list[str]:
-    """Stored ids starting with `prefix` (at most _MATCH_LIMIT), by one SCAN of the record keys."""
-    pattern = store.keys.record_pattern(prefix)
-    cut = len(store.keys.record(""))
+    """Stored ids starting with `prefix` (at most _MATCH_LIMIT), by a SCAN of each bucket's record keys (a cluster
+    client scans every node)."""
     found: list[str] = []
-    for key in store.redis.scan_iter(match=pattern, count=1_000):
-        found.append(str(key)[cut:])
-        if len(found) >= _MATCH_LIMIT:
-            break
+    for b in store.keys.all_buckets():
+        for key in store.redis.scan_iter(match=store.keys.record_pattern(prefix, b), count=1_000):
+            found.append(store.keys.record_id(str(key)))
+            if len(found) >= _MATCH_LIMIT:
+                return sorted(found)
     return sorted(found)

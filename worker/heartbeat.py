@@ -42,8 +42,13 @@ def beat_once() -> int:
         return 0
     store = progress_store()
     now = store.now_ms()
-    changed = store.redis.zadd(store.keys.heartbeats(), dict.fromkeys(ids, now), xx=True, ch=True)
-    return int(changed or 0)
+    by_bucket: dict[str, dict[str, int]] = {}
+    for tid in ids:  # each bucket keeps its own heartbeats
+        by_bucket.setdefault(store.keys.heartbeats(store.keys.bucket(tid)), {})[tid] = now
+    pipe = store.redis.pipeline(transaction=False)
+    for key, beats in by_bucket.items():
+        pipe.zadd(key, beats, xx=True, ch=True)
+    return sum(int(n or 0) for n in pipe.execute())
 
 
 def _loop(interval: float) -> None:

@@ -1,9 +1,11 @@
 -- Shared helpers, prepended to the scripts that declare `-- uses: _common.lua` (Redis 6.2 has no function
 -- libraries, so scripts.py concatenates this file in front of them at load time).
 --
--- A task record (hash) keeps the names of its own secondary keys, written once at creation by keys.py:
---   sidx : "\n"-joined prefixes of the sorted-set indexes holding it; its status is appended to each
---   evk  : the task's event stream
+-- A task record (hash) keeps the prefixes of the indexes holding it, written once at creation by keys.py:
+--   sidx : "\n"-joined prefixes of the sorted-set indexes holding it; its status is appended to each.
+-- Scripts never build a key name from it: the client reads it (from a 'keys' reply or its cache) and passes the
+-- index keys a move needs in KEYS; `has_index_keys` checks they are all there before anything is written (Redis
+-- Cluster requires every key a script touches to be declared, and all of them in one slot).
 --
 -- Stream entries are compact: s status, c current, t total, k kind, then optionally m message and e error (only
 -- when they changed: readers carry the last ones forward), p step, i task id (only in the all-tasks stream). The
@@ -49,17 +51,37 @@ local function entry_fields(ev, with_id)
   return f
 end
 
+-- Whether `given` (a set: key name -> true) holds, for every prefix in `sidx`, the index of each status in `statuses`.
+local function has_index_keys(given, sidx, statuses)
+  for _, p in ipairs(split_lines(sidx)) do
+    for _, st in ipairs(statuses) do
+      if not given[p .. st] then return false end
+    end
+  end
+  return true
+end
+
+-- A set of KEYS[from..to] (index keys a client passed).
+local function key_set(keys, from, to)
+  local set = {}
+  for i = from, to do set[keys[i]] = true end
+  return set
+end
+
 -- Removes one record and every trace of it (indexes, count, event stream, heartbeat entry) when it ended at or
--- before `cutoff` (or always, with cutoff < 0). Returns 1 if deleted, 0 if gone already or not old enough.
-local function delete_record(record_key, task_id, counts_key, heartbeats_key, cutoff, unreadable_key)
-  local f = redis.call('HMGET', record_key, 'status', 'sidx', 'evk', 'ended')
+-- before `cutoff` (or always, with cutoff < 0). `given` holds the index keys the client passed (see sidx above).
+-- Returns 1 if deleted, 0 if gone already or not old enough, -1 if its index keys were not all given.
+local function delete_record(record_key, events_key, given, task_id, counts_key, heartbeats_key, cutoff,
+                             unreadable_key)
+  local f = redis.call('HMGET', record_key, 'status', 'sidx', 'ended')
   if not f[1] then
     redis.call('ZREM', heartbeats_key, task_id)
     return 0
   end
-  if cutoff >= 0 and (not f[4] or tonumber(f[4]) > cutoff) then return 0 end
+  if cutoff >= 0 and (not f[3] or tonumber(f[3]) > cutoff) then return 0 end
+  if not has_index_keys(given, f[2], {f[1]}) then return -1 end
   for _, p in ipairs(split_lines(f[2])) do redis.call('ZREM', p .. f[1], task_id) end
-  if f[3] then redis.call('DEL', f[3]) end
+  redis.call('DEL', events_key)
   redis.call('ZREM', heartbeats_key, task_id)
   if unreadable_key then redis.call('SREM', unreadable_key, task_id) end
   redis.call('HINCRBY', counts_key, f[1], -1)

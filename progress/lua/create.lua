@@ -8,6 +8,7 @@
 -- KEYS[5]  creation tie  string  "<ms> <n>": the last creation's ms and its tie-breaker within that ms
 -- KEYS[6]  durations     hash    task type -> ","-joined ms from creation to completion of its recent tasks
 -- KEYS[7]  type names    hash    task name -> task type (list filters find records of older releases)
+-- KEYS[8..] the "created" index of each prefix in ARGV[8], in that order (sorted sets, score = creation ms)
 -- ARGV[1]  now (ms since the epoch)
 -- ARGV[2]  task id
 -- ARGV[3]  task type
@@ -15,11 +16,12 @@
 -- ARGV[5]  total items
 -- ARGV[6]  message
 -- ARGV[7]  metadata (JSON object)
--- ARGV[8]  index prefixes, "\n"-joined (sorted sets, score = creation ms; the status is appended)
+-- ARGV[8]  index prefixes, "\n"-joined (stored as `sidx`: the client builds a move's index keys from them)
 -- ARGV[9]  max length of a task's event stream
 -- ARGV[10] max length of the all-events stream
 -- ARGV[11] Pub/Sub channel of this task
 -- ARGV[12] task name ('' for none)
+-- ARGV[13] PUBLISH or SPUBLISH (a shard channel, on a cluster whose servers have them)
 -- Returns {1, event id, expected ms or ''} when created, {0, current status} when the id already exists (creation
 -- is idempotent: Celery republishes the same id on retry).
 
@@ -40,7 +42,7 @@ if last_ms == now then tie = math.min(tonumber(last_n) + 1, 999) end
 if not last_ms or tonumber(now) >= tonumber(last_ms) then redis.call('SET', KEYS[5], now .. ' ' .. tie) end
 local score = (tie == 0) and now or string.format('%s.%03d', now, tie)
 
-for _, p in ipairs(split_lines(ARGV[8])) do redis.call('ZADD', p .. 'created', score, id) end
+for i = 8, #KEYS do redis.call('ZADD', KEYS[i], score, id) end
 redis.call('HINCRBY', KEYS[2], 'created', 1)
 if ARGV[12] ~= '' then redis.call('HSET', KEYS[7], ARGV[12], ARGV[3]) end
 
@@ -62,9 +64,9 @@ local eid = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[9], '*', unpack(entr
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[10], '*', unpack(entry_fields(ev, true)))
 local fields = {'id', id, 'type', ARGV[3], 'symbol', ARGV[4], 'status', 'created',
   'cur', 0, 'total', ARGV[5], 'msg', ARGV[6], 'meta', ARGV[7],
-  'created', score, 'updated', now, 'attempt', 0, 'sidx', ARGV[8], 'evk', KEYS[3], 'ev', eid}
+  'created', score, 'updated', now, 'attempt', 0, 'sidx', ARGV[8], 'ev', eid}
 if ARGV[12] ~= '' then fields[#fields + 1] = 'name'; fields[#fields + 1] = ARGV[12] end
 if expected ~= '' then fields[#fields + 1] = 'exp'; fields[#fields + 1] = expected end
 redis.call('HSET', KEYS[1], unpack(fields))
-redis.call('PUBLISH', ARGV[11], eid .. ' ' .. cjson.encode(ev))
+redis.call(ARGV[13], ARGV[11], eid .. ' ' .. cjson.encode(ev))
 return {1, eid, tostring(expected)}

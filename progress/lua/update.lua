@@ -4,17 +4,21 @@
 -- uses: _common.lua
 --
 -- KEYS[1] record        hash
--- KEYS[2] counts        hash    status -> number of records
--- KEYS[3] all events    stream  every task's status changes and steps (capped)
--- KEYS[4] stats         hash    store-wide counters
--- KEYS[5] heartbeats    zset    started, unfinished task ids by last write ms
--- KEYS[6] durations     hash    task type -> recent creation-to-completion ms, ","-joined (create.lua's estimate)
+-- KEYS[2] task events   stream  this task's events
+-- KEYS[3] counts        hash    status -> number of records
+-- KEYS[4] all events    stream  every task's status changes and steps (capped)
+-- KEYS[5] stats         hash    store-wide counters
+-- KEYS[6] heartbeats    zset    started, unfinished task ids by last write ms
+-- KEYS[7] durations     hash    task type -> recent creation-to-completion ms, ","-joined (create.lua's estimate)
+-- KEYS[8..] index keys for a status move, when the client knows them: prefix .. old and prefix .. new for each
+--           prefix of the record's `sidx`. A move without all of them writes nothing and returns 'keys'.
 -- ARGV[1] now (ms since the epoch)
 -- ARGV[2] max length of a task's event stream
 -- ARGV[3] max length of the all-events stream
 -- ARGV[4] Pub/Sub channel of this task
 -- ARGV[5] ms an ended task's event stream is kept for late watchers
--- ARGV[6..] the change as name, value pairs, every one optional (flat, so the hot path decodes no JSON):
+-- ARGV[6] PUBLISH or SPUBLISH (a shard channel, on a cluster whose servers have them)
+-- ARGV[7..] the change as name, value pairs, every one optional (flat, so the hot path decodes no JSON):
 --           status, current, incr (added to current: children finishing a batch), total, message,
 --           error_message, last_error, worker, start ('1': a worker begins an attempt), soft ('1': a worker's
 --           progress; leaves "paused" alone), attempt (the attempt that writes: refused once a newer one started;
@@ -22,7 +26,8 @@
 --           text}, step {name, action = define|start|complete|fail, message, error, timeout_ms, estimated_ms,
 --           steps = [{name, timeout_ms, estimated_ms}] for define}
 -- Returns {code, status, event id or '', event JSON or '', newest attempt}; code is ok | ignored | invalid |
--- missing | superseded.
+-- missing | superseded | keys. 'keys' (nothing written): the change moves the task from `status` to another
+-- status and the index keys were not all given; the fourth element is the record's `sidx` then.
 --
 -- Fencing: `start` increments the record's attempt and remembers the progress reached so far (`floor`). A write
 -- carrying an older attempt is refused before anything is written (the older attempt stops at its next write), and
@@ -33,29 +38,29 @@ local now = tonumber(ARGV[1])
 local NUMERIC = {current = true, total = true, incr = true, attempt = true}
 local JSON = {details = true, results = true, step = true}
 local change = {}
-for i = 6, #ARGV, 2 do
+for i = 7, #ARGV, 2 do
   local name, value = ARGV[i], ARGV[i + 1]
   if NUMERIC[name] then value = tonumber(value) elseif JSON[name] then value = cjson.decode(value) end
   change[name] = value
 end
 -- Everything the change needs is read at once: one HMGET, then one HSET (the hot path makes 6 calls in all).
-local cur = redis.call('HMGET', KEYS[1], 'status', 'created', 'sidx', 'evk', 'started', 'id', 'cur', 'total',
+local cur = redis.call('HMGET', KEYS[1], 'status', 'created', 'sidx', 'started', 'id', 'cur', 'total',
   'msg', 'error', 'hb', 'attempt', 'floor')
 local old = cur[1]
 if not old then return {'missing', '', '', '', 0} end
-local id = cur[6]
-local attempt = tonumber(cur[12]) or 0
+local id = cur[5]
+local attempt = tonumber(cur[11]) or 0
 
 if change.attempt ~= nil and change.attempt < attempt then
-  redis.call('HINCRBY', KEYS[4], 'superseded_writes', 1)
+  redis.call('HINCRBY', KEYS[5], 'superseded_writes', 1)
   return {'superseded', old, '', '', attempt}
 end
 
 if is_final(old) then
   redis.call('HINCRBY', KEYS[1], 'ignored', 1)
-  redis.call('HINCRBY', KEYS[4], 'ignored_updates', 1)
+  redis.call('HINCRBY', KEYS[5], 'ignored_updates', 1)
   local updated = redis.call('HGET', KEYS[1], 'updated')
-  return {'ignored', old, '', cjson.encode({current = tonumber(cur[7]), total = tonumber(cur[8]),
+  return {'ignored', old, '', cjson.encode({current = tonumber(cur[6]), total = tonumber(cur[7]),
     timestamp = tonumber(updated)}), attempt}
 end
 
@@ -64,17 +69,21 @@ if new == nil or new == cjson.null or new == '' then new = old end
 if not may_become(old, new) then return {'invalid', old, '', '', attempt} end
 -- A worker's routine progress call must not undo an operator's pause; its numbers are still recorded.
 if change.soft and old == 'paused' and new == 'running' then new = 'paused' end
+-- A move needs the index keys of both statuses, passed by the client (checked before anything is written).
+if new ~= old and not has_index_keys(key_set(KEYS, 8, #KEYS), cur[3], {old, new}) then
+  return {'keys', old, '', cur[3] or '', attempt}
+end
 
-local current = tonumber(cur[7]) or 0
-local total = tonumber(cur[8]) or 0
-local message = cur[9] or ''
-local err = cur[10]
+local current = tonumber(cur[6]) or 0
+local total = tonumber(cur[7]) or 0
+local message = cur[8] or ''
+local err = cur[9]
 local sets = {'status', new, 'updated', now}
 local function put(field, value) sets[#sets + 1] = field; sets[#sets + 1] = value end
 if change.current ~= nil then
   current = change.current
   -- A retried attempt counts from zero again; what watchers see stays at the previous attempts' high mark.
-  if change.attempt ~= nil and current < (tonumber(cur[13]) or 0) then current = tonumber(cur[13]) end
+  if change.attempt ~= nil and current < (tonumber(cur[12]) or 0) then current = tonumber(cur[12]) end
 end
 if change.incr ~= nil then current = current + change.incr end
 if change.current ~= nil or change.incr ~= nil then put('cur', current) end
@@ -85,7 +94,7 @@ local error_changed = change.error_message ~= nil and change.error_message ~= er
 if change.error_message ~= nil then err = change.error_message; put('error', err) end
 if change.last_error ~= nil then put('last_error', change.last_error) end
 if change.worker ~= nil then put('worker', change.worker) end
-if (new == 'running' or change.start) and not cur[5] then put('started', now) end
+if (new == 'running' or change.start) and not cur[4] then put('started', now) end
 
 -- details and results are merged key by key: each top-level key is its own hash field ('d:' / 'r:' prefix) whose
 -- value is JSON encoded by the client, so Lua never re-encodes user data (cjson cannot tell [] from {}).
@@ -134,31 +143,31 @@ end
 
 if is_final(new) then
   put('ended', now)
-  redis.call('ZREM', KEYS[5], id)
-  redis.call('PEXPIRE', cur[4], ARGV[5])
+  redis.call('ZREM', KEYS[6], id)
+  redis.call('PEXPIRE', KEYS[2], ARGV[5])
   if new == 'completed' then
     -- The type's duration sample: its last 20 creation-to-completion times (only on completion: no hot path).
     local ttype = redis.call('HGET', KEYS[1], 'type')
-    local sample = redis.call('HGET', KEYS[6], ttype)
+    local sample = redis.call('HGET', KEYS[7], ttype)
     local kept = {}
     if sample then for d in string.gmatch(sample, '[^,]+') do kept[#kept + 1] = d end end
     kept[#kept + 1] = string.format('%d', math.max(0, math.floor(now - tonumber(cur[2]))))
     while #kept > 20 do table.remove(kept, 1) end
-    redis.call('HSET', KEYS[6], ttype, table.concat(kept, ','))
+    redis.call('HSET', KEYS[7], ttype, table.concat(kept, ','))
   end
-elseif (new == 'running' or new == 'paused') and (new ~= old or now - (tonumber(cur[11]) or 0) >= 1000) then
+elseif (new == 'running' or new == 'paused') and (new ~= old or now - (tonumber(cur[10]) or 0) >= 1000) then
   -- The heartbeat needs second resolution (the stale sweep's bound is minutes): refreshed at most once a second.
-  redis.call('ZADD', KEYS[5], now, id)
+  redis.call('ZADD', KEYS[6], now, id)
   put('hb', now)
 end
 
 if new ~= old then
   for _, p in ipairs(split_lines(cur[3])) do
-    redis.call('ZREM', p .. old, id)
+    redis.call('ZREM', p .. old, id)  -- both given in KEYS (checked above)
     redis.call('ZADD', p .. new, cur[2], id)
   end
-  redis.call('HINCRBY', KEYS[2], old, -1)
-  redis.call('HINCRBY', KEYS[2], new, 1)
+  redis.call('HINCRBY', KEYS[3], old, -1)
+  redis.call('HINCRBY', KEYS[3], new, 1)
 end
 
 local payload = {task_id = id, status = new, timestamp = now, kind = (new ~= old) and 'status' or 'progress',
@@ -167,13 +176,13 @@ if message_changed then payload.message = message end
 if error_changed then payload.error_message = err end
 if step ~= nil and step.name ~= nil then payload.step = step.name end
 local body = cjson.encode(payload)
-local ev = redis.call('XADD', cur[4], 'MAXLEN', '~', ARGV[2], '*', unpack(entry_fields(payload, false)))
+local ev = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(entry_fields(payload, false)))
 -- The all-tasks stream (dashboards resuming after a disconnect) keeps status changes and steps; routine progress
 -- reaches live dashboards through Pub/Sub and each task's own stream, which keeps the hot path at 6 calls.
 if payload.kind == 'status' or step ~= nil then
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', unpack(entry_fields(payload, true)))
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*', unpack(entry_fields(payload, true)))
 end
 put('ev', ev)
 redis.call('HSET', KEYS[1], unpack(sets))
-redis.call('PUBLISH', ARGV[4], ev .. ' ' .. body)
+redis.call(ARGV[6], ARGV[4], ev .. ' ' .. body)
 return {'ok', new, ev, body, attempt}
