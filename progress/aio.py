@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 
 from progress import ops, plans, replication, resume, scripts
-from progress.clients import async_client, detect_publish_async, is_cluster, require_decoded
+from progress.clients import check_replication, async_client, detect_publish_async, is_cluster, require_decoded
 from progress.config import StoreConfig
 from progress.models import ProgressEvent
 from progress.plans import Clock, Emit, Plan, Steps, StoreCore, Stream
@@ -55,6 +55,7 @@ class AsyncProgressStore(StoreCore):
     ) -> None:
         require_decoded(client, "AsyncProgressStore")
         super().__init__(config, clock)
+        check_replication(client, self.config.min_replicas)
         self.redis = client
         # redis-py's reply types are unions that ignore decode_responses; replies are parsed by progress.codec.
         self._r: Any = client

@@ -23,6 +23,14 @@ def is_cluster(client: Any) -> bool:
     return isinstance(client, RedisCluster | AsyncRedisCluster)
 
 
+def check_replication(client: Any, min_replicas: int) -> None:
+    """Refuses `min_replicas` on a cluster client: WAIT must follow the script on the same node's connection, which
+    redis-py's cluster pipelines do not offer (they refuse EVALSHA)."""
+    if min_replicas > 0 and is_cluster(client):
+        raise ValueError("min_replicas (TASKRUNNER_REDIS_MIN_REPLICAS) is not supported on a Redis Cluster client: "
+                         "set it to 0, or use one primary with Sentinel")
+
+
 def sync_client(url: str, *, cluster: bool = False, **options: Any) -> redis.Redis | RedisCluster:
     """A decoded client for `url`: a RedisCluster (any node's address finds the others) when `cluster`."""
     if cluster:

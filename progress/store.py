@@ -15,7 +15,7 @@ import redis
 from redis.cluster import RedisCluster
 
 from progress import ops, plans, replication, resume, scripts
-from progress.clients import detect_publish, is_cluster, require_decoded, sync_client
+from progress.clients import check_replication, detect_publish, is_cluster, require_decoded, sync_client
 from progress.config import StoreConfig
 from progress.models import ProgressEvent
 from progress.plans import Clock, Emit, Plan, Steps, StoreCore, Stream
@@ -58,6 +58,7 @@ class ProgressStore(StoreCore):
         # Replies are read as text: the client must decode responses.
         require_decoded(client, "ProgressStore")
         super().__init__(config, clock)
+        check_replication(client, self.config.min_replicas)
         self.redis = client
         # redis-py's reply types are unions that ignore decode_responses; replies are parsed by progress.codec.
         self._r: Any = client

@@ -8,10 +8,9 @@ import asyncio
 import logging
 
 import pytest
-import redis
-import redis.asyncio as aioredis
 
 from progress import AsyncProgressStore, ProgressStore, TaskStatus
+from tests.progress.conftest import Backend
 
 # field -> raw value; each poisons one record in one way.
 POISONS: dict[str, tuple[str, bytes]] = {
@@ -23,10 +22,10 @@ POISONS: dict[str, tuple[str, bytes]] = {
 
 
 @pytest.fixture
-def poisoned(store: ProgressStore, redis_base: str) -> dict[str, str]:
+def poisoned(store: ProgressStore, backend: Backend) -> dict[str, str]:
     """Two good tasks and one damaged per kind of poison, all in the same index (a list page shows them all)."""
     ids = {"good-1": store.create_task("fetch_data", 5, task_id="good-1").task_id}
-    raw = redis.Redis.from_url(f"{redis_base}/0")  # writes bytes as given, around the store
+    raw = backend.client(decode=False)  # writes bytes as given, around the store
     for name, (field, value) in POISONS.items():
         ids[name] = store.create_task("fetch_data", 5, task_id=name).task_id
         raw.hset(store.keys.record(name), field, value)
@@ -86,12 +85,12 @@ def test_deleting_a_damaged_record_takes_it_out_of_the_health_count(
 
 
 def test_the_async_store_lists_reads_and_counts_the_same_way(
-    redis_base: str, store: ProgressStore, poisoned: dict[str, str]
+    backend: Backend, store: ProgressStore, poisoned: dict[str, str]
 ) -> None:
     async def run() -> None:
-        client = aioredis.Redis.from_url(f"{redis_base}/0", decode_responses=True)
+        client = backend.async_client()
         try:
-            astore = AsyncProgressStore(client)
+            astore = AsyncProgressStore(client, config=backend.config())
             page = await astore.get_tasks_list(limit=50)
             assert {t.task_id for t in page.tasks} == {"good-1", "good-2"}
             assert (await astore.require("not-utf8")).task_id == "not-utf8"

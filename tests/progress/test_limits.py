@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 import redis
-import redis.asyncio as aioredis
 
 from progress import AsyncProgressStore, InvalidValue, ProgressReporter, ProgressStore, TaskStatus
 from progress.limits import default_limits
+from tests.progress.conftest import Backend
 
 LIMITS = default_limits()
 
@@ -160,11 +160,11 @@ def test_a_failure_whose_text_is_over_the_limit_still_ends_the_task_with_the_tex
     assert len(rec.error_message) == LIMITS.max_error_chars and rec.error_message.endswith("(cut)")
 
 
-def test_the_async_store_refuses_the_same_values(redis_base: str, store: ProgressStore, running: str) -> None:
+def test_the_async_store_refuses_the_same_values(backend: Backend, store: ProgressStore, running: str) -> None:
     async def run() -> None:
-        client = aioredis.Redis.from_url(f"{redis_base}/0", decode_responses=True)
+        client = backend.async_client()
         try:
-            astore = AsyncProgressStore(client)
+            astore = AsyncProgressStore(client, config=backend.config())
             for member, value in BAD.values():
                 with pytest.raises(InvalidValue, match=member):
                     await astore.apply(running, {member: value})

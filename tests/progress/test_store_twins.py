@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import redis
-import redis.asyncio as aioredis
 
 from progress import (
     AsyncProgressStore,
@@ -18,9 +17,9 @@ from progress import (
     NotReplicated,
     ProgressStore,
     StepDefinition,
-    StoreConfig,
     TaskStatus,
 )
+from tests.progress.conftest import Backend
 
 
 def _public(cls: type) -> dict[str, Any]:
@@ -77,17 +76,17 @@ class _Blocking:
 
 
 @pytest.fixture(params=["sync", "async"])
-def twin(request: pytest.FixtureRequest, redis_client: redis.Redis, redis_base: str) -> Iterator[Any]:
+def twin(request: pytest.FixtureRequest, redis_client: redis.Redis, backend: Backend) -> Iterator[Any]:
     """Each store in turn on a clean db 0, with a clock the test can move (`twin.clock[0]`)."""
     now = [1_700_000_000.0]
-    config = StoreConfig(retention_s=60)
+    config = backend.config(retention_s=60)
     if request.param == "sync":
         store: Any = ProgressStore(redis_client, config=config, clock=lambda: now[0])
         store.clock = now
         yield store
         return
     loop = asyncio.new_event_loop()
-    client = aioredis.Redis.from_url(f"{redis_base}/0", decode_responses=True)
+    client = backend.async_client()
     face: Any = _Blocking(AsyncProgressStore(client, config=config, clock=lambda: now[0]), loop)
     face.clock = now
     yield face
@@ -194,11 +193,15 @@ def test_watch_follows_a_task_until_it_ends_and_write_is_the_raw_update(twin: An
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
 def test_with_replicas_required_creation_and_final_states_wait_for_them_and_routine_progress_does_not(
-    kind: str, redis_client: redis.Redis, redis_base: str
+    kind: str, redis_client: redis.Redis, backend: Backend
 ) -> None:
-    config = StoreConfig(min_replicas=1, replica_timeout_ms=20)  # the test Redis has no replica: WAIT answers 0
+    if backend.cluster:
+        with pytest.raises(ValueError, match="min_replicas"):
+            ProgressStore(redis_client, config=backend.config(min_replicas=1))
+        return
+    config = backend.config(min_replicas=1, replica_timeout_ms=20)  # the test Redis has no replica: WAIT answers 0
     loop = asyncio.new_event_loop()
-    client = aioredis.Redis.from_url(f"{redis_base}/0", decode_responses=True)
+    client = backend.async_client()
     store: Any = (ProgressStore(redis_client, config=config) if kind == "sync"
                   else _Blocking(AsyncProgressStore(client, config=config), loop))
     try:

@@ -8,6 +8,7 @@ import threading
 import redis
 
 from progress import AsyncProgressStore, ProgressStore, StoreConfig, TaskStatus
+from tests.progress.conftest import Backend
 
 
 def _run_task(store: ProgressStore, tid: str, n: int) -> None:
@@ -73,12 +74,12 @@ def test_a_finished_task_is_watched_as_one_final_snapshot(store: ProgressStore) 
     assert len(events) == 1 and events[0].status is TaskStatus.COMPLETED and events[0].current == 3
 
 
-def test_the_async_store_watches_and_resumes_like_the_sync_one(redis_base: str, store: ProgressStore) -> None:
+def test_the_async_store_watches_and_resumes_like_the_sync_one(backend: Backend, store: ProgressStore) -> None:
     tid = store.create_task("fetch_data", 10).task_id
     _run_task(store, tid, 10)
 
     async def main() -> tuple[list[str], list[str], int]:
-        ast = AsyncProgressStore.from_url(f"{redis_base}/0")
+        ast = AsyncProgressStore.from_url(backend.url, cluster=backend.cluster, config=backend.config())
         try:
             full = [e.id async for e in ast.watch(tid, after="0-0")]
             rest = [e.id async for e in ast.watch(tid, after=full[3])]
