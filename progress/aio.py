@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 
 from progress import ops, plans, replication, resume, scripts
-from progress.clients import check_replication, async_client, detect_publish_async, is_cluster, require_decoded
+from progress.clients import async_client, check_replication, detect_publish_async, is_cluster, require_decoded
 from progress.config import StoreConfig
 from progress.models import ProgressEvent
 from progress.plans import Clock, Emit, Plan, Steps, StoreCore, Stream

@@ -49,9 +49,9 @@ class RedisCluster:
             per = SLOTS // self.primaries
             for i, client in enumerate(clients):
                 last = SLOTS if i == self.primaries - 1 else (i + 1) * per
-                client.execute_command("CLUSTER ADDSLOTS", *range(i * per, last))
+                client.execute_command("CLUSTER ADDSLOTS", *range(i * per, last))  # type: ignore[no-untyped-call]
             for client in clients[1:]:
-                client.execute_command("CLUSTER MEET", "127.0.0.1", self.ports[0])
+                client.execute_command("CLUSTER MEET", "127.0.0.1", self.ports[0])  # type: ignore[no-untyped-call]
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 if all(_ready(c, self.primaries) for c in clients):
@@ -103,7 +103,7 @@ class RedisCluster:
 
 
 def _ready(client: redis.Redis, primaries: int) -> bool:
-    info = client.execute_command("CLUSTER INFO")  # redis-py parses it into a dict
+    info = client.execute_command("CLUSTER INFO")  # type: ignore[no-untyped-call]  # parsed into a dict
     if isinstance(info, str):
         info = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
     return str(info.get("cluster_state")) == "ok" and int(info.get("cluster_known_nodes", 0)) >= primaries
