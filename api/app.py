@@ -86,8 +86,8 @@ async def _start(cfg: ApiSettings, core: Settings, celery_app: Any) -> ApiState:
     client = async_redis_client(location(core, "progress"), max_connections=cfg.redis_max_connections,
                                 health_check_interval=15)
     store = AsyncProgressStore(client, config=core.store_config())
-    hub = Hub(client, store.keys.channel("*"))
     keys = AppKeys(core.namespace)
+    hub = Hub(client, [store.keys.channel_pattern(), keys.user_channel_pattern(), keys.app_channel_pattern()])
     st = ApiState(
         settings=cfg, core=core, store=store, hub=hub, dashboard=DashboardFeed(store, hub), stats=SocketStats(),
         keys=keys, celery=celery_app,

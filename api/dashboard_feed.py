@@ -17,7 +17,6 @@ from api.feeds import parse_published
 from api.hub import RESYNC, Hub, Inbox, Message
 from progress import AsyncProgressStore, ProgressEvent, TaskRecord, TaskStatus
 from progress.codec import carry, snapshot_event
-from taskrunner.keys import AppKeys
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +50,7 @@ class DashboardFeed:
 
     def __init__(self, store: AsyncProgressStore, hub: Hub, *, backlog: int = 10_000) -> None:
         self._store = store
-        self._other_prefixes = _non_task_channel_prefixes(store.config.namespace)
-        self._task_prefix = store.keys.channel("")
+        self._keys = store.keys
         self._sockets: dict[Inbox, TaskFilter] = {}
         self._pending: asyncio.Queue[Message] = asyncio.Queue(backlog)
         self._worker: asyncio.Task[None] | None = None
@@ -90,7 +88,7 @@ class DashboardFeed:
 
     def is_task_channel(self, channel: str) -> bool:
         """Whether a channel is a task's progress channel (not prices, users, results or broadcasts)."""
-        return channel.startswith(self._task_prefix) and not channel.startswith(self._other_prefixes)
+        return self._keys.is_channel(channel)
 
     async def stop(self) -> None:
         """Stops the reader."""
@@ -117,9 +115,3 @@ class DashboardFeed:
             for inbox, flt in tuple(self._sockets.items()):
                 if flt.matches(event, record):
                     inbox.push(payload)
-
-
-def _non_task_channel_prefixes(namespace: str) -> tuple[str, ...]:
-    """Channels under the task-channel prefix that belong to other features."""
-    keys = AppKeys(namespace)
-    return (keys.prices_channel(""), keys.user_channel(""), keys.broadcast_channel(), keys.results_channel_prefix())

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -80,11 +81,13 @@ class Tap(Protocol):
 
 
 class Hub:
-    """Subscribes to one channel pattern and routes each message to the inboxes registered for its channel."""
+    """Subscribes to channel patterns (tasks', users', the app's: disjoint namespaces) on one connection and routes
+    each message to the inboxes registered for its channel."""
 
-    def __init__(self, client: aioredis.Redis, pattern: str, *, retry_s: float = 0.5) -> None:
+    def __init__(self, client: aioredis.Redis, pattern: str | Sequence[str], *, retry_s: float = 0.5) -> None:
         self._client = client
-        self._pattern = pattern
+        self._patterns = [pattern] if isinstance(pattern, str) else list(pattern)
+        self._confirmed = 0
         self._retry_s = retry_s
         self._routes: dict[str, set[Inbox]] = {}
         self._taps: list[Tap] = []
@@ -135,7 +138,8 @@ class Hub:
         while True:
             pubsub = self._client.pubsub()
             try:
-                await pubsub.psubscribe(self._pattern)
+                self._confirmed = 0
+                await pubsub.psubscribe(*self._patterns)
                 while True:
                     msg = await pubsub.get_message(timeout=1.0)
                     if msg is not None:
@@ -153,6 +157,10 @@ class Hub:
     def _handle(self, msg: dict[str, Any]) -> None:
         kind = msg.get("type")
         if kind == "psubscribe":
+            # One confirmation per pattern: the subscription is whole (and a resync due) with the last one.
+            self._confirmed += 1
+            if self._confirmed < len(self._patterns):
+                return
             self.reconnects += 1
             self._subscribed.set()
             # Whatever was published while we were not subscribed is lost to Pub/Sub: every consumer re-reads.

@@ -63,7 +63,13 @@ class AsyncNotificationStore:
         """Stores and publishes a validated create request (the REST API's entry point)."""
         now = self.now_ms()
         call, note = ops.create_call(self.config, self.keys, spec, ops.new_id(now), now)
-        return ops.parse_create(self.config, note, await self._run(call))
+        reply = await self._run(call)
+        capped = ops.capped_keys(self.keys, spec.user_id, reply)
+        if capped:
+            await self.redis.delete(*capped)
+        earlier = ops.earlier_key(self.keys, spec.user_id, reply)
+        found = cast(dict[str, str], await self.redis.hgetall(earlier)) if earlier else {}
+        return ops.parse_create(self.config, note, reply, found)
 
     async def mark_read(self, user_id: str, ids: Iterable[str]) -> int:
         """Marks the user's own notifications among `ids` read (others' ids are ignored); returns how many changed."""
@@ -71,12 +77,19 @@ class AsyncNotificationStore:
 
     async def mark_all_read(self, user_id: str) -> int:
         """Marks every unread notification of the user read; returns how many changed."""
-        return int(await self._run(ops.mark_read_call(self.keys, user_id, None, self.now_ms())))
+        ids = cast(list[str], await self.redis.zrange(*ops.unread_ids(self.keys, user_id)))
+        if not ids:
+            return 0
+        marked = 0
+        for at in range(0, len(ids), ops.MAX_IDS_PER_CALL):
+            chunk = ids[at : at + ops.MAX_IDS_PER_CALL]
+            marked += int(await self._run(ops.mark_read_call(self.keys, user_id, chunk, self.now_ms())))
+        return marked
 
     async def get(self, user_id: str, notification_id: str) -> Notification | None:
         """One of the user's notifications (None if unknown, expired, or another user's)."""
         check_user_id(user_id)
-        key = self.keys.notification(check_notification_id(notification_id))
+        key = self.keys.notification(user_id, check_notification_id(notification_id))
         h = cast(dict[str, str], await self.redis.hgetall(key))
         note = ops.from_hash(h, self.config.tz)
         return note if note is not None and note.user_id == user_id else None
@@ -92,7 +105,13 @@ class AsyncNotificationStore:
         call = ops.page_call(
             self.config, self.keys, user_id, unread_only=unread_only, limit=limit, before=before, now_ms=self.now_ms()
         )
-        return ops.parse_page(self.config, await self._run(call))
+        ids = await self._run(call)
+        if not ids:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for key in ops.page_keys(self.keys, user_id, ids):
+            pipe.hgetall(key)
+        return ops.parse_page(self.config, await pipe.execute())
 
     def subscribe(self, user_id: str) -> AsyncFeed:
         """The user's live notifications (`async with store.subscribe(uid) as feed`); Pub/Sub drops what it misses."""

@@ -61,56 +61,77 @@ def create_call(cfg: NotifyConfig, keys: AppKeys, spec: NotificationCreate, nid:
         id=nid, user_id=spec.user_id, type=spec.type, title=spec.title, message=spec.message, data=spec.data,
         created_at=from_ms(now_ms, cfg.tz),
     )
-    redis_keys = [keys.notification(nid), keys.user_notifications(spec.user_id), keys.user_unread(spec.user_id)]
+    redis_keys = [keys.notification(spec.user_id, nid), keys.user_notifications(spec.user_id),
+                  keys.user_unread(spec.user_id)]
     if spec.idempotency_key is not None:
         redis_keys.append(keys.user_notification_dedup(spec.user_id, spec.idempotency_key))
     args: ScriptArgs = [
         now_ms, nid, spec.user_id, spec.type.value, spec.title, spec.message, dumps(spec.data), cfg.ttl_s,
         cfg.max_per_user, oldest_kept_ms(cfg, now_ms), keys.user_channel(spec.user_id), note.model_dump_json(),
-        keys.notification_prefix(), spec.idempotency_key or "",
+        spec.idempotency_key or "",
     ]
     return Call("create", redis_keys, args), note
 
 
-def parse_create(cfg: NotifyConfig, note: Notification, reply: list[Any]) -> Notification:
-    """The stored notification, or the earlier one when the idempotency key was already used."""
+def capped_keys(keys: AppKeys, user_id: str, reply: list[Any]) -> list[str]:
+    """The hashes of the notifications a stored one pushed over the cap (create.lua's reply names their ids; the
+    client deletes them: a script may touch only the keys it is given)."""
+    return [keys.notification(user_id, str(i)) for i in reply[2:]] if int(reply[0]) == 1 else []
+
+
+def earlier_key(keys: AppKeys, user_id: str, reply: list[Any]) -> str | None:
+    """The hash of the notification an already used idempotency key names (None when this one was stored)."""
+    return None if int(reply[0]) == 1 else keys.notification(user_id, str(reply[1]))
+
+
+def parse_create(cfg: NotifyConfig, note: Notification, reply: list[Any], earlier: dict[str, str]) -> Notification:
+    """The stored notification, or the earlier one (its hash: `earlier`) when the idempotency key was used."""
     if int(reply[0]) == 1:
         return note
-    earlier = from_flat(reply[2], cfg.tz) if len(reply) > 2 and reply[2] else None
-    if earlier is None:
+    found = from_hash(earlier, cfg.tz)
+    if found is None:
         # The earlier one was capped away or expired: only its id is left to report.
         return note.model_copy(update={"id": str(reply[1]), "duplicate": True})
-    return earlier.model_copy(update={"duplicate": True})
+    return found.model_copy(update={"duplicate": True})
 
 
 def page_call(
     cfg: NotifyConfig, keys: AppKeys, user_id: str, *, unread_only: bool, limit: int, before: str | None, now_ms: int
 ) -> Call:
-    """The page.lua call for one page of a user's notifications, newest first."""
+    """The page.lua call for the ids of one page of a user's notifications, newest first."""
     check_user_id(user_id)
     if not 1 <= limit <= MAX_PAGE:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
-    if before is not None:
-        check_notification_id(before)
     index = keys.user_unread(user_id) if unread_only else keys.user_notifications(user_id)
-    return Call("page", [index], [oldest_kept_ms(cfg, now_ms), before or "", limit, keys.notification_prefix()])
+    redis_keys = [index]
+    if before is not None:
+        redis_keys.append(keys.notification(user_id, check_notification_id(before)))
+    return Call("page", redis_keys, [oldest_kept_ms(cfg, now_ms), before or "", limit])
 
 
-def parse_page(cfg: NotifyConfig, reply: list[Any]) -> list[Notification]:
-    """The notifications of a page.lua reply."""
-    return [n for n in (from_flat(h, cfg.tz) for h in reply) if n is not None]
+def page_keys(keys: AppKeys, user_id: str, ids: list[Any]) -> list[str]:
+    """The hashes of a page's ids (read in one pipeline after page.lua)."""
+    return [keys.notification(user_id, str(i)) for i in ids]
 
 
-def mark_read_call(keys: AppKeys, user_id: str, ids: Iterable[str] | None, now_ms: int) -> Call:
-    """The mark_read.lua call for these ids (None: every unread one of the user)."""
+def parse_page(cfg: NotifyConfig, hashes: list[dict[str, str]]) -> list[Notification]:
+    """The notifications of a page (expired ones, read as empty hashes, left out)."""
+    return [n for n in (from_hash(h, cfg.tz) for h in hashes) if n is not None]
+
+
+def mark_read_call(keys: AppKeys, user_id: str, ids: Iterable[str], now_ms: int) -> Call:
+    """The mark_read.lua call for these ids (for every unread one, the caller reads the unread set first)."""
     check_user_id(user_id)
-    head: ScriptArgs = [user_id, now_ms, keys.notification_prefix()]
-    if ids is None:
-        return Call("mark_read", [keys.user_unread(user_id)], [*head, "all"])
     wanted = list(dict.fromkeys(check_notification_id(i) for i in ids))
     if len(wanted) > MAX_IDS_PER_CALL:
         raise ValueError(f"at most {MAX_IDS_PER_CALL} ids per call")
-    return Call("mark_read", [keys.user_unread(user_id)], [*head, "ids", *wanted])
+    return Call("mark_read", [keys.user_unread(user_id), *(keys.notification(user_id, i) for i in wanted)],
+                [user_id, now_ms, *wanted])
+
+
+def unread_ids(keys: AppKeys, user_id: str) -> tuple[str, int, int]:
+    """ZRANGE arguments reading every unread id of a user (mark all read)."""
+    return keys.user_unread(check_user_id(user_id)), 0, -1
 
 
 def unread_range(cfg: NotifyConfig, keys: AppKeys, user_id: str, now_ms: int) -> tuple[str, int, str]:
@@ -134,11 +155,6 @@ def from_hash(h: dict[str, str], tz: ZoneInfo) -> Notification | None:
         created_at=from_ms(int(h["created"]), tz),
         read_at=from_ms(int(read_at), tz) if read_at else None,
     )
-
-
-def from_flat(flat: list[Any], tz: ZoneInfo) -> Notification | None:
-    """A notification from HGETALL's flat reply inside a script (field, value, field, value, ...)."""
-    return from_hash({str(flat[i]): str(flat[i + 1]) for i in range(0, len(flat) - 1, 2)}, tz)
 
 
 def _object(text: str | None) -> dict[str, Any]:

@@ -68,7 +68,13 @@ class NotificationStore:
         """Stores and publishes a validated create request (the REST API's entry point)."""
         now = self.now_ms()
         call, note = ops.create_call(self.config, self.keys, spec, ops.new_id(now), now)
-        return ops.parse_create(self.config, note, self._run(call))
+        reply = self._run(call)
+        capped = ops.capped_keys(self.keys, spec.user_id, reply)
+        if capped:
+            self.redis.delete(*capped)
+        earlier = ops.earlier_key(self.keys, spec.user_id, reply)
+        found = cast(dict[str, str], self.redis.hgetall(earlier)) if earlier else {}
+        return ops.parse_create(self.config, note, reply, found)
 
     def mark_read(self, user_id: str, ids: Iterable[str]) -> int:
         """Marks the user's own notifications among `ids` read (others' ids are ignored); returns how many changed."""
@@ -76,14 +82,21 @@ class NotificationStore:
 
     def mark_all_read(self, user_id: str) -> int:
         """Marks every unread notification of the user read; returns how many changed."""
-        return int(self._run(ops.mark_read_call(self.keys, user_id, None, self.now_ms())))
+        ids = cast(list[str], self.redis.zrange(*ops.unread_ids(self.keys, user_id)))
+        if not ids:
+            return 0
+        marked = 0
+        for at in range(0, len(ids), ops.MAX_IDS_PER_CALL):
+            chunk = ids[at : at + ops.MAX_IDS_PER_CALL]
+            marked += int(self._run(ops.mark_read_call(self.keys, user_id, chunk, self.now_ms())))
+        return marked
 
     # --- reads --------------------------------------------------------------------------------------------------
 
     def get(self, user_id: str, notification_id: str) -> Notification | None:
         """One of the user's notifications (None if unknown, expired, or another user's)."""
         check_user_id(user_id)
-        key = self.keys.notification(check_notification_id(notification_id))
+        key = self.keys.notification(user_id, check_notification_id(notification_id))
         h = cast(dict[str, str], self.redis.hgetall(key))
         note = ops.from_hash(h, self.config.tz)
         return note if note is not None and note.user_id == user_id else None
@@ -99,7 +112,13 @@ class NotificationStore:
         call = ops.page_call(
             self.config, self.keys, user_id, unread_only=unread_only, limit=limit, before=before, now_ms=self.now_ms()
         )
-        return ops.parse_page(self.config, self._run(call))
+        ids = self._run(call)
+        if not ids:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for key in ops.page_keys(self.keys, user_id, ids):
+            pipe.hgetall(key)
+        return ops.parse_page(self.config, pipe.execute())
 
     # --- live delivery ------------------------------------------------------------------------------------------
 

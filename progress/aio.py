@@ -56,7 +56,8 @@ class AsyncProgressStore(StoreCore):
         require_decoded(client, "AsyncProgressStore")
         super().__init__(config, clock)
         check_replication(client, self.config.min_replicas)
-        self.redis = client
+        # Typed as the plain client for the app's code that borrows it: a cluster client has the same commands.
+        self.redis: aioredis.Redis = client  # type: ignore[assignment]
         # redis-py's reply types are unions that ignore decode_responses; replies are parsed by progress.codec.
         self._r: Any = client
         self._scripts = {name: client.register_script(scripts.source(name)) for name in scripts.NAMES}

@@ -1,5 +1,9 @@
 """Redis keys of everything outside the progress core (which has progress/keys.py), built only here.
 
+Sub-namespaces that cannot collide (tests/security/test_namespaces.py):
+- `{<ns>:...}` : the progress core only (bucket hash tags, progress/keys.py); nothing here starts with `{`;
+- `<ns>:notif:{<user>}:...` : notifications, keys and channels, each user's in one hash tag (one cluster slot);
+- `<ns>:<feature>:...` : the app's other keys and channels (`<feature>` never `notif`).
 Sections belong to features: market data, alerts, analysis, notifications, operations. Add new names to the
 section they belong to; never format a key string anywhere else (tests pin these formats).
 """
@@ -43,49 +47,52 @@ class AppKeys:
 
     # --- analysis -------------------------------------------------------------------------------------------
     def analysis(self, analysis_id: str) -> str:
-        """String holding one analysis result JSON (TTL)."""
-        return f"{self.namespace}:analysis:{analysis_id}"
+        """String holding one analysis result JSON (TTL). Every analysis key shares one hash tag: the cleanup script
+        touches the index and the results together, which a cluster allows only within one slot."""
+        return f"{self._analysis()}:{analysis_id}"
 
     def analysis_index(self) -> str:
         """Sorted set of analysis ids by expiry ms (cleanup_expired_analysis)."""
-        return f"{self.namespace}:analysis:index"
+        return f"{self._analysis()}:index"
+
+    def _analysis(self) -> str:
+        return f"{self.namespace}:analysis:{{{self.namespace}:analysis}}"
 
     def user_results_channel(self, user_id: str) -> str:
         """Pub/Sub channel announcing a user's finished analyses (the API's `analysis:<user>` topic)."""
         return self.results_channel("analysis", user_id)
 
-    # --- notifications (seed 003) ---------------------------------------------------------------------------
-    def notification(self, notification_id: str) -> str:
-        """Hash of one notification."""
-        return self.notification_prefix() + notification_id
+    # --- notifications (seed 003): every key and channel of a user under `<ns>:notif:{<user>}` ---------------
+    def _user(self, user_id: str) -> str:
+        return f"{self.namespace}:notif:{{{user_id}}}"
 
-    def notification_prefix(self) -> str:
-        """Prefix that, with a notification id appended, names its hash (the notify Lua scripts append ids)."""
-        return f"{self.namespace}:notif:"
+    def notification(self, user_id: str, notification_id: str) -> str:
+        """Hash of one of a user's notifications."""
+        return f"{self._user(user_id)}:n:{notification_id}"
 
     def user_notifications(self, user_id: str) -> str:
         """Sorted set of a user's notification ids by creation ms."""
-        return f"{self.namespace}:notif:user:{user_id}"
+        return f"{self._user(user_id)}:all"
 
     def user_unread(self, user_id: str) -> str:
         """Sorted set of a user's unread notification ids by creation ms."""
-        return f"{self.namespace}:notif:unread:{user_id}"
+        return f"{self._user(user_id)}:unread"
 
     def user_channel(self, user_id: str) -> str:
         """Pub/Sub channel delivering a user's notifications to every device and API process."""
-        return f"{self.namespace}:chan:user:{user_id}"
-
-    def notification_dedup(self, key: str) -> str:
-        """String marking that a notification with this idempotency key was sent (batch retries send once)."""
-        return f"{self.namespace}:notif:sent:{key}"
+        return f"{self._user(user_id)}:chan"
 
     def user_notification_dedup(self, user_id: str, key: str) -> str:
         """String holding the id of the notification a user got for an idempotency key (scoped to the user)."""
-        return f"{self.namespace}:notif:sent:{user_id}:{key}"
+        return f"{self._user(user_id)}:sent:{key}"
 
     def user_channel_pattern(self) -> str:
         """PSUBSCRIBE pattern matching every user's channel (one subscription per API process, not per socket)."""
         return self.user_channel("*")
+
+    def app_channel_pattern(self) -> str:
+        """PSUBSCRIBE pattern matching the app's channels (prices, results, broadcasts; not users', not tasks')."""
+        return f"{self.namespace}:chan:*"
 
     def broadcast_channel(self) -> str:
         """Pub/Sub channel of system broadcasts."""

@@ -1,4 +1,5 @@
 -- Stores a notification, files it as unread, trims the user's sets to the cap and the TTL, and publishes it.
+-- Every key is the user's (one hash tag: one cluster slot).
 --
 -- KEYS[1]  notification   hash    the new notification's fields
 -- KEYS[2]  user's all     zset    notification id -> creation ms
@@ -16,20 +17,19 @@
 -- ARGV[10] oldest creation ms still kept (now - TTL)
 -- ARGV[11] the user's Pub/Sub channel
 -- ARGV[12] the notification's JSON (the published message)
--- ARGV[13] notification hash prefix (prefix .. id names a notification hash; built by AppKeys)
--- ARGV[14] idempotency key ('' for none)
--- Returns {1, receivers} when stored and published, {0, existing id, existing hash (flat)} when the idempotency
--- key was already used: nothing is stored or sent then.
+-- ARGV[13] idempotency key ('' for none)
+-- Returns {1, receivers, ids capped away...} when stored and published (the client deletes the capped ones'
+-- hashes: their names are not declared here), {0, existing id} when the idempotency key was already used: nothing
+-- is stored or sent then.
 
-local prefix = ARGV[13]
 if KEYS[4] then
   local existing = redis.call('GET', KEYS[4])
-  if existing then return {0, existing, redis.call('HGETALL', prefix .. existing)} end
+  if existing then return {0, existing} end
 end
 
 local now, id, ttl = ARGV[1], ARGV[2], tonumber(ARGV[8])
 redis.call('HSET', KEYS[1], 'id', id, 'user', ARGV[3], 'type', ARGV[4], 'title', ARGV[5], 'msg', ARGV[6],
-  'data', ARGV[7], 'read', '0', 'created', now, 'ikey', ARGV[14])
+  'data', ARGV[7], 'read', '0', 'created', now, 'ikey', ARGV[13])
 redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('ZADD', KEYS[2], now, id)
 redis.call('ZADD', KEYS[3], now, id)
@@ -37,12 +37,13 @@ redis.call('ZADD', KEYS[3], now, id)
 -- Expired hashes vanish by their TTL; their ids leave the sets here.
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[10])
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[10])
+local capped = {}
 local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[9])
 if excess > 0 then
   for _, old in ipairs(redis.call('ZRANGE', KEYS[2], 0, excess - 1)) do
-    redis.call('DEL', prefix .. old)
     redis.call('ZREM', KEYS[2], old)
     redis.call('ZREM', KEYS[3], old)
+    capped[#capped + 1] = old
   end
 end
 -- A user who gets nothing for a whole TTL leaves no sets behind.
@@ -50,4 +51,4 @@ redis.call('EXPIRE', KEYS[2], ttl)
 if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('EXPIRE', KEYS[3], ttl) end
 
 if KEYS[4] then redis.call('SET', KEYS[4], id, 'EX', ttl) end
-return {1, redis.call('PUBLISH', ARGV[11], ARGV[12])}
+return {1, redis.call('PUBLISH', ARGV[11], ARGV[12]), unpack(capped)}

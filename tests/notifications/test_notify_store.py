@@ -38,13 +38,13 @@ def nstore(redis_client: redis.Redis) -> NotificationStore:
 
 def test_key_formats_are_pinned() -> None:
     keys = AppKeys("tr")
-    assert keys.notification("abc") == "tr:notif:abc"
-    assert keys.notification_prefix() + "abc" == keys.notification("abc")
-    assert keys.user_notifications("alice") == "tr:notif:user:alice"
-    assert keys.user_unread("alice") == "tr:notif:unread:alice"
-    assert keys.user_channel("alice") == "tr:chan:user:alice"
-    assert keys.user_channel_pattern() == "tr:chan:user:*"
-    assert keys.user_notification_dedup("alice", "k1") == "tr:notif:sent:alice:k1"
+    # Layout 2: a user's keys and channel share the hash tag {alice} (one cluster slot) under tr:notif:.
+    assert keys.notification("alice", "abc") == "tr:notif:{alice}:n:abc"
+    assert keys.user_notifications("alice") == "tr:notif:{alice}:all"
+    assert keys.user_unread("alice") == "tr:notif:{alice}:unread"
+    assert keys.user_channel("alice") == "tr:notif:{alice}:chan"
+    assert keys.user_channel_pattern() == "tr:notif:{*}:chan"
+    assert keys.user_notification_dedup("alice", "k1") == "tr:notif:{alice}:sent:k1"
 
 
 def test_a_new_notification_is_unread_and_listed_newest_first(nstore: NotificationStore) -> None:
@@ -144,7 +144,7 @@ def test_each_user_keeps_only_the_newest_notifications(redis_client: redis.Redis
     assert [n.id for n in nstore.list(user, limit=100)] == [n.id for n in reversed(created[3:])]
     assert nstore.unread_count(user) == 5
     keys = AppKeys()
-    assert [redis_client.exists(keys.notification(n.id)) for n in created[:3]] == [0, 0, 0]
+    assert [redis_client.exists(keys.notification(user, n.id)) for n in created[:3]] == [0, 0, 0]
     assert redis_client.zcard(keys.user_unread(user)) == 5
 
 
@@ -156,7 +156,7 @@ def test_notifications_expire_after_their_ttl(redis_client: redis.Redis) -> None
     old = nstore.create(user, "info", "old", "")
     keys = AppKeys()
     # Every key the notification lives in has a TTL, so an idle user's data vanishes
-    for key in (keys.notification(old.id), keys.user_notifications(user), keys.user_unread(user)):
+    for key in (keys.notification(user, old.id), keys.user_notifications(user), keys.user_unread(user)):
         assert 0 < redis_client.ttl(key) <= ttl_s
 
     # When more than the TTL has passed (by the store's clock)
