@@ -86,6 +86,7 @@ async def _start(cfg: ApiSettings, core: Settings, celery_app: Any) -> ApiState:
     client = async_redis_client(location(core, "progress"), max_connections=cfg.redis_max_connections,
                                 health_check_interval=15)
     store = AsyncProgressStore(client, config=core.store_config())
+    await store.check_layout()  # another key layout or bucket count: refuse to serve an empty-looking store
     keys = AppKeys(core.namespace)
     hub = Hub(client, [store.keys.channel_pattern(), keys.user_channel_pattern(), keys.app_channel_pattern()])
     st = ApiState(

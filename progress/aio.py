@@ -11,7 +11,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 
-from progress import ops, plans, replication, resume, scripts
+from progress import layout, ops, plans, replication, resume, scripts
 from progress.clients import async_client, check_replication, detect_publish_async, is_cluster, require_decoded
 from progress.config import StoreConfig
 from progress.models import ProgressEvent
@@ -91,6 +91,7 @@ class AsyncProgressStore(StoreCore):
     get_tasks_list = awaitable(plans.get_tasks_list)
     summary = awaitable(plans.summary)
     health_check = awaitable(plans.health_check)
+    check_layout = awaitable(layout.check_layout)
     watch = streaming(resume.watch)
     catch_up = awaitable(resume.catch_up)
     advance = awaitable(resume.advance)

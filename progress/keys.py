@@ -202,8 +202,45 @@ class Keys:
         """String holding the stored layout, "<version> <buckets>" (checked at start; see progress.layout)."""
         return f"{{{self.namespace}:meta}}:layout"
 
+    def index_pattern(self, bucket: int) -> str:
+        """SCAN pattern matching every index of a bucket."""
+        return f"{self._glob_tag(bucket)}:idx:*"
+
     def _glob_tag(self, bucket: int) -> str:
         return "{" + _glob(self.namespace) + ":" + str(bucket) + "}"
+
+
+class LegacyKeys:
+    """The names of layout 1 (no buckets: `<ns>:task:<id>`, `<ns>:counts`, ...), read only by the migration."""
+
+    __slots__ = ("namespace",)
+
+    def __init__(self, namespace: str = "tr") -> None:
+        self.namespace = namespace
+
+    def record_pattern(self) -> str:
+        """SCAN pattern matching every layout-1 record."""
+        return f"{_glob(self.namespace)}:task:*"
+
+    def record_id(self, key: str) -> str:
+        """The task id a layout-1 record key names."""
+        return key[len(self.namespace) + len(":task:"):]
+
+    def events(self, task_id: str) -> str:
+        """A task's layout-1 event stream."""
+        return f"{self.namespace}:events:{task_id}"
+
+    def index_pattern(self) -> str:
+        """SCAN pattern matching every layout-1 index."""
+        return f"{_glob(self.namespace)}:idx:*"
+
+    def store_wide(self) -> dict[str, str]:
+        """The layout-1 keys of the whole store, by their layout-2 per-bucket name (`Keys.counts` -> "counts")."""
+        ns = self.namespace
+        return {"all_events": f"{ns}:events", "counts": f"{ns}:counts", "stats": f"{ns}:stats",
+                "unreadable": f"{ns}:unreadable", "heartbeats": f"{ns}:heartbeats",
+                "creation_tie": f"{ns}:created-tie", "durations": f"{ns}:durations",
+                "type_names": f"{ns}:type-names"}
 
 
 def _glob(text: str) -> str:

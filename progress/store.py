@@ -14,7 +14,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import redis
 from redis.cluster import RedisCluster
 
-from progress import ops, plans, replication, resume, scripts
+from progress import layout, ops, plans, replication, resume, scripts
 from progress.clients import check_replication, detect_publish, is_cluster, require_decoded, sync_client
 from progress.config import StoreConfig
 from progress.models import ProgressEvent
@@ -104,6 +104,7 @@ class ProgressStore(StoreCore):
     get_tasks_list = blocking(plans.get_tasks_list)
     summary = blocking(plans.summary)
     health_check = blocking(plans.health_check)
+    check_layout = blocking(layout.check_layout)
     watch = streaming(resume.watch)
     catch_up = blocking(resume.catch_up)
     advance = blocking(resume.advance)

@@ -1,5 +1,5 @@
-"""The `taskrunner` command line: up, down, demo, ls, status, watch, cancel, pause, resume, cleanup, health,
-dead-letters, metrics, redis, worker.
+"""The `taskrunner` command line: up, down, demo, ls, status, watch, cancel, pause, resume, cleanup, migrate-keys,
+health, dead-letters, metrics, redis, worker.
 
 Every error a user can cause (a bad option, an unknown or ambiguous id, Redis down) is one line on stderr saying
 what to do, and a non-zero exit; never a traceback.
@@ -46,7 +46,9 @@ def open_store() -> ProgressStore:
     settings = get_settings()
     client = progress_client(settings)
     require_reachable(location(settings, "progress"), client)
-    return ProgressStore(client, config=settings.store_config())
+    store = ProgressStore(client, config=settings.store_config())
+    store.check_layout()  # another key layout or bucket count: one line saying what to do
+    return store
 
 
 def _print_json(data: object) -> None:
@@ -100,6 +102,20 @@ def _control(args: argparse.Namespace, action: str) -> int:
 
         app.control.revoke(task_id)
     print(f"{task_id}: {res.status.value}")
+    return 0
+
+
+def cmd_migrate_keys(_: argparse.Namespace) -> int:
+    """Moves records of key layout 1 (before buckets) to layout 2; run with workers and the API stopped."""
+    from progress.migrate import migrate_v1
+
+    resolve_redis_url()
+    settings = get_settings()
+    client = progress_client(settings)
+    require_reachable(location(settings, "progress"), client)
+    report = migrate_v1(ProgressStore(client, config=settings.store_config()))
+    print(f"moved {report.records} records ({report.events} events, {report.dashboard_events} dashboard events) "
+          f"to key layout 2 with {settings.progress_buckets} bucket(s)")
     return 0
 
 
@@ -248,6 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
         s.set_defaults(func=lambda a, _act=action: _control(a, _act))
 
     sub.add_parser("cleanup", help="remove expired records").set_defaults(func=cmd_cleanup)
+    sub.add_parser("migrate-keys", help="move records of key layout 1 to layout 2 (workers and API stopped)"
+                   ).set_defaults(func=cmd_migrate_keys)
     for name, func, text in (("health", cmd_health, "health document; exit 1 when unhealthy"),
                              ("metrics", cmd_metrics, "latest system-metrics samples")):
         h = sub.add_parser(name, help=text, add_help=False)  # its own options are parsed by the command itself

@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import redis
 import redis.asyncio as aioredis
 from redis.asyncio.sentinel import Sentinel as AsyncSentinel
+from redis.cluster import RedisCluster
 from redis.sentinel import Sentinel
 
 from taskrunner.settings import Settings
@@ -201,8 +202,16 @@ def require_reachable(loc: Location, client: redis.Redis) -> None:
 
 
 def progress_client(settings: Settings) -> redis.Redis:
-    """The progress store's client (also notifications' and metrics')."""
-    return redis_client(location(settings, "progress"))
+    """The progress store's client (also notifications' and metrics'): a Redis Cluster client with
+    TASKRUNNER_PROGRESS_CLUSTER (typed as the plain client: it has the same commands)."""
+    loc = location(settings, "progress")
+    if settings.progress_cluster:
+        if loc.is_sentinel or loc.scheme == "unix":
+            raise ConnectionSettingError(loc.setting, "TASKRUNNER_PROGRESS_CLUSTER needs a redis:// or rediss:// "
+                                         "address of a cluster node")
+        client: Any = RedisCluster.from_url(loc.url, decode_responses=True)
+        return client  # type: ignore[no-any-return]
+    return redis_client(loc)
 
 
 # --- Celery -------------------------------------------------------------------------------------------------------

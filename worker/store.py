@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+from typing import Any
+
+from celery.signals import worker_init
 
 from progress import ProgressStore
 from taskrunner.connections import progress_client
@@ -26,3 +29,10 @@ def reset_store() -> None:
     """Forgets the store (tests that change REDIS_URL)."""
     global _store
     _store = None
+
+
+@worker_init.connect
+def check_layout_at_start(**_: Any) -> None:
+    """A worker refuses to start on a progress store in another key layout or bucket count (the error says what to
+    do), instead of writing tasks where no reader looks."""
+    progress_store().check_layout()

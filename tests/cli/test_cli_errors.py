@@ -94,3 +94,29 @@ def test_ls_fits_80_columns_and_shows_id_prefixes_that_status_accepts(
         shown = next(line.split()[0] for line in out.stdout.splitlines() if line.startswith(tid[:8]))
         assert tid.startswith(shown) and len(shown) >= 8
         assert _run(["status", shown], cli_env).returncode == 0
+
+
+def test_a_store_in_the_old_key_layout_is_refused_in_one_line_until_migrate_keys_moves_it(
+    cli_env: dict[str, str], redis_base: str
+) -> None:
+    raw = redis.Redis.from_url(f"{redis_base}/0", decode_responses=True)
+    # Layout 1, as the previous release wrote it: a record, its stream, its count and index, no layout key.
+    raw.hset("tr:task:old-1", mapping={"id": "old-1", "type": "fetch_data", "symbol": "", "status": "created",
+                                       "cur": 0, "total": 3, "msg": "", "meta": "{}", "created": 1_700_000_000_000,
+                                       "updated": 1_700_000_000_000, "attempt": 0, "ev": "1700000000000-0",
+                                       "sidx": "tr:idx:status=\ntr:idx:type=fetch_data:status=",
+                                       "evk": "tr:events:old-1"})
+    raw.xadd("tr:events:old-1", {"s": "created", "c": 0, "t": 3, "k": "created"}, id="1700000000000-0")
+    raw.hset("tr:counts", "created", 1)
+    raw.zadd("tr:idx:status=created", {"old-1": 1_700_000_000_000})
+    raw.zadd("tr:idx:type=fetch_data:status=created", {"old-1": 1_700_000_000_000})
+
+    refused = _one_line_error(_run(["ls"], cli_env))
+    migrated = _run(["migrate-keys"], {**cli_env, "TASKRUNNER_PROGRESS_BUCKETS": "2"})
+    listed = _run(["ls", "--json"], {**cli_env, "TASKRUNNER_PROGRESS_BUCKETS": "2"})
+    other_count = _one_line_error(_run(["ls"], cli_env))
+
+    assert "key layout 1" in refused and "taskrunner migrate-keys" in refused
+    assert migrated.returncode == 0 and "moved 1 records" in migrated.stdout
+    assert listed.returncode == 0 and '"task_id": "old-1"' in listed.stdout
+    assert "TASKRUNNER_PROGRESS_BUCKETS=2" in other_count  # every process must use the same bucket count
