@@ -17,10 +17,10 @@ _FINAL = frozenset(s.value for s in TERMINAL)
 class IndexHints:
     """task id -> (index prefixes, last known status), for at most `size` tasks (the oldest are forgotten)."""
 
-    __slots__ = ("_known", "size")
+    __slots__ = ("known", "size")
 
     def __init__(self, size: int = 10_000) -> None:
-        self._known: dict[str, tuple[tuple[str, ...], str]] = {}
+        self.known: dict[str, tuple[tuple[str, ...], str]] = {}
         self.size = size
 
     def learn(self, task_id: str, sidx: str, status: str) -> None:
@@ -29,7 +29,7 @@ class IndexHints:
 
     def note(self, task_id: str, prefixes: tuple[str, ...], status: str) -> None:
         """Remembers a task's prefixes and status (a final status: forgets it, it will not move again)."""
-        known = self._known
+        known = self.known
         if status in _FINAL:
             known.pop(task_id, None)
             return
@@ -39,13 +39,13 @@ class IndexHints:
 
     def seen(self, task_id: str, status: str) -> None:
         """Updates the status of a known task after a write."""
-        known = self._known.get(task_id)
+        known = self.known.get(task_id)
         if known is not None and known[1] != status:
             self.note(task_id, known[0], status)
 
     def move_keys(self, task_id: str, new: str | None) -> list[str]:
         """The index keys a move of the task to `new` needs, if its prefixes and status are known and differ."""
-        known = self._known.get(task_id)
+        known = self.known.get(task_id)
         if known is None or not new or known[1] == new:
             return []
         return index_keys(known[0], known[1], new)

@@ -50,8 +50,8 @@ class Keys:
         self.buckets = buckets
         # Built once: every progress write needs its bucket's tag.
         self._tags = tuple(f"{{{namespace}:{b}}}" for b in range(buckets))
-        self._per_bucket = tuple(
-            (self.counts(b), self.all_events(b), self.stats(b), self.heartbeats(b), self.durations(b))
+        self._per_bucket: tuple[list[str], ...] = tuple(
+            [self.counts(b), self.all_events(b), self.stats(b), self.heartbeats(b), self.durations(b)]
             for b in range(buckets)
         )
 
@@ -103,9 +103,12 @@ class Keys:
         tag = self._tags[b]
         return f"{tag}:task:{task_id}", f"{tag}:events:{task_id}", f"{tag}:chan:{task_id}", b
 
-    def bucket_names(self, bucket: int) -> tuple[str, str, str, str, str]:
-        """A bucket's counts, all-events stream, stats, heartbeats and durations (built once per bucket)."""
-        return self._per_bucket[bucket]
+    def update_names(self, task_id: str) -> tuple[list[str], str]:
+        """update.lua's fixed KEYS for a task (record, stream, then its bucket's counts, all-events stream, stats,
+        heartbeats, durations) and its channel: the reporter's hot path, so built in one call."""
+        b = 0 if self.buckets == 1 else zlib.crc32(task_id.encode()) % self.buckets
+        tag = self._tags[b]
+        return [f"{tag}:task:{task_id}", f"{tag}:events:{task_id}"] + self._per_bucket[b], f"{tag}:chan:{task_id}"
 
     def events(self, task_id: str) -> str:
         """Stream of one task's change events (resumable by event id)."""

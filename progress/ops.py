@@ -182,9 +182,7 @@ def update_call(
 ) -> Call:
     """The update.lua call applying `change` (see the script's header for its members); `move`: the index keys of a
     status move, when known (see progress.hints)."""
-    record, events, channel, b = keys.task_names(task_id)
-    counts, all_events, stats, heartbeats, durations = keys.bucket_names(b)
-    call_keys = [record, events, counts, all_events, stats, heartbeats, durations]
+    call_keys, channel = keys.update_names(task_id)
     if move:
         call_keys += move
     return Call(

@@ -79,13 +79,15 @@ class ProgressStore(StoreCore):
     def write(self, task_id: str, change: dict[str, Any]) -> ops.Written:
         """Applies a raw change in one round trip and returns the bare reply (the reporter's hot path: plans.write
         inlined, without the cost of running a plan)."""
-        call = ops.update_call(self.config, self.keys, task_id, change, self.now_ms(), self.publish,
-                               self.hints.move_keys(task_id, change.get("status")))
+        hints = self.hints
+        known = task_id in hints.known  # usually not: only a process that moved the task before knows its indexes
+        move = hints.move_keys(task_id, change.get("status")) if known else None
+        call = ops.update_call(self.config, self.keys, task_id, change, self.now_ms(), self.publish, move)
         reply = self._call(call)
         if reply[0] == "keys":
             reply = self._run(plans.settle(self, call, reply))
-        else:
-            self.hints.seen(task_id, reply[1])
+        elif known:
+            hints.seen(task_id, reply[1])
         return ops.check_update(task_id, change, reply)
 
     create_task = blocking(plans.create_task)
