@@ -13,7 +13,7 @@ from pathlib import Path
 from bench.common import ScenarioResult, fmt, private_redis, use_redis
 
 SCENARIOS = ["update_cost", "hot_loop", "tracked_throughput", "enqueue", "list_scaling", "memory", "ws_fanout",
-             "priority_isolation", "min_replicas"]
+             "priority_isolation", "min_replicas", "cluster_scaling"]
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
 

@@ -8,6 +8,7 @@ import redis
 
 from bench.common import ScenarioResult, interleaved, median
 from progress import ProgressStore, TaskCreate, ops
+from progress.hints import index_keys, prefixes_of
 
 STATUSES = ("running", "completed", "completed", "error", "completed")
 
@@ -24,7 +25,11 @@ def _fill(store: ProgressStore, start: int, stop: int) -> None:
             tid = f"bench-{i:07d}"
             c = ops.create_call(store.config, store.keys, spec, tid, now + i)
             create(keys=c.keys, args=c.args, client=pipe)
-            u = ops.update_call(store.config, store.keys, tid, {"status": STATUSES[i % 5], "current": 5}, now + i)
+            status = STATUSES[i % 5]
+            # A move must be given its index keys (Redis Cluster: every key a script touches is declared).
+            move = index_keys(prefixes_of(str(c.args[7])), "created", status)
+            u = ops.update_call(store.config, store.keys, tid, {"status": status, "current": 5}, now + i,
+                                ops.PUBLISH, move)
             update(keys=u.keys, args=u.args, client=pipe)
         pipe.execute()
 
