@@ -13,7 +13,18 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from api import errors, log_redaction, routes_enqueue, routes_notifications, routes_stream, routes_tasks, routes_topics
+from api import (
+    errors,
+    log_redaction,
+    probes,
+    routes_detail,
+    routes_enqueue,
+    routes_metrics,
+    routes_notifications,
+    routes_stream,
+    routes_tasks,
+    routes_topics,
+)
 from api.auth import Authenticator
 from api.auth_limit import AuthFailureLimiter
 from api.dashboard_feed import DashboardFeed
@@ -57,7 +68,8 @@ def create_app(
     app.state.settings = cfg
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes)
-    for module in (routes_tasks, routes_enqueue, routes_stream, routes_topics, routes_notifications):
+    for module in (routes_tasks, routes_enqueue, routes_stream, routes_topics, routes_notifications, routes_detail,
+                   routes_metrics, probes):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -56,10 +56,12 @@ def create_call(cfg: StoreConfig, keys: Keys, spec: TaskCreate, task_id: str, no
     lim = cfg.limits
     limits.check_text(spec.message, "message", lim.max_message_chars)
     metadata = limits.check_object(spec.metadata, "metadata", lim.max_metadata_bytes, lim.max_json_depth)
+    prefixes = keys.status_prefixes(spec.task_type, spec.symbol, spec.task_name)
+    prefixes += keys.owner_prefixes(*owner_and_parent(spec.metadata))
     return Call(
         "create",
         [keys.record(task_id), keys.counts(), keys.events(task_id), keys.all_events(), keys.creation_tie(),
-         keys.durations(), keys.type_names()],
+         keys.durations(), keys.type_names(), keys.types()],
         [
             now_ms,
             task_id,
@@ -68,13 +70,25 @@ def create_call(cfg: StoreConfig, keys: Keys, spec: TaskCreate, task_id: str, no
             spec.total_items,
             spec.message,
             metadata,
-            "\n".join(keys.status_prefixes(spec.task_type, spec.symbol, spec.task_name)),
+            "\n".join(prefixes),
             cfg.events_maxlen,
             cfg.all_events_maxlen,
             keys.channel(task_id),
             spec.task_name or "",
         ],
     )
+
+
+# What may name an owner or a parent in an index key (no newline: index prefixes are "\n"-joined in the record).
+_INDEXABLE = re.compile(r"[A-Za-z0-9_.@+:-]{1,200}")
+
+
+def owner_and_parent(metadata: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The owner (metadata.user_id) and parent batch (metadata.parent_task_id) a record is indexed under, when they
+    are ids an index name can hold."""
+    found = [metadata.get("user_id"), metadata.get("parent_task_id")]
+    user, parent = (v if isinstance(v, str) and _INDEXABLE.fullmatch(v) else None for v in found)
+    return user, parent
 
 
 def parse_create(cfg: StoreConfig, spec: TaskCreate, task_id: str, now_ms: int, reply: list[Any]) -> CreatedTask:
@@ -138,7 +152,8 @@ def update_call(cfg: StoreConfig, keys: Keys, task_id: str, change: dict[str, An
     """The update.lua call applying `change` (see the script's header for its members)."""
     return Call(
         "update",
-        [keys.record(task_id), keys.counts(), keys.all_events(), keys.stats(), keys.heartbeats(), keys.durations()],
+        [keys.record(task_id), keys.counts(), keys.all_events(), keys.stats(), keys.heartbeats(), keys.durations(),
+         keys.duration_histogram()],
         [
             now_ms,
             cfg.events_maxlen,

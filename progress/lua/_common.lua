@@ -11,6 +11,8 @@
 
 local TERMINAL = {completed = true, error = true, cancelled = true}
 local KNOWN = {created = true, running = true, paused = true, completed = true, error = true, cancelled = true}
+-- Upper bounds (seconds) of the task duration histogram's buckets; readers take them from the stored fields.
+local DURATION_BUCKETS = {0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 1800, 3600}
 
 local function split_lines(s)
   local out = {}
