@@ -1,0 +1,143 @@
+"""Operators' views through a real worker: the traceback, attempt and log of a task, a retry linked both ways, a
+cascading cancel that stops running and queued children, and the end of a cancelled task in Celery's event state
+(what Flower shows)."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from progress import ProgressStore, TaskStatus
+from progress.cascade import cancel_tree
+from progress.detail import task_detail
+from tests.helpers import wait_until
+from worker import app, load_tasks
+
+load_tasks()
+from tasks.diagnostics import chatty, count  # noqa: E402
+from worker.retry import RetryRefused, retry_task  # noqa: E402
+
+pytestmark = pytest.mark.integration
+
+
+def _ended(store: ProgressStore, task_id: str) -> Any:
+    rec = store.get_task_status(task_id)
+    return rec if rec is not None and rec.status.is_terminal else None
+
+
+def test_a_failed_task_shows_its_traceback_attempt_and_log_and_its_retry_is_linked_both_ways(
+    worker_store: ProgressStore,
+) -> None:
+    failed = count.delay(n=5, fail_at=2).id
+    wait_until(lambda: _ended(worker_store, failed), timeout=30, what="the failing task to end")
+    talker = chatty.delay(lines=4, delay=0, note="password=hunter2").id
+    wait_until(lambda: _ended(worker_store, talker), timeout=30, what="the chatty task to end")
+
+    d = task_detail(worker_store, failed)
+    assert d.task.status is TaskStatus.ERROR and d.arguments == {"n": 5, "delay": 0.0, "fail_at": 2, "symbol": None}
+    assert d.error is not None and d.error.traceback is not None
+    assert "Traceback" in d.error.traceback and "RuntimeError: failed at item 2" in d.error.traceback
+    assert [(a.attempt, a.outcome) for a in d.attempts] == [(1, "error")] and d.attempts[0].worker.startswith("w1@")
+    assert [e.status.value for e in d.timeline if e.kind != "progress"] == ["created", "running", "error"]
+
+    logs = task_detail(worker_store, talker).logs
+    mine = [line for line in logs if line.message.startswith("line ")]
+    assert [line.message for line in mine] == [f"line {i} of 4 password=***" for i in range(1, 5)]
+    assert {line.logger for line in mine} == {"tasks.diagnostics", "progress.task"}
+    assert all("hunter2" not in line.message for line in logs)
+
+    retry = retry_task(worker_store, app, failed)
+    wait_until(lambda: _ended(worker_store, retry), timeout=30, what="the retry to end")
+    assert task_detail(worker_store, retry).retry_of == failed
+    assert task_detail(worker_store, failed).retried_as == retry
+    assert task_detail(worker_store, retry).arguments == d.arguments
+    with pytest.raises(RetryRefused, match="only error or cancelled"):
+        retry_task(worker_store, app, talker)  # completed: nothing to retry
+
+
+def test_cancelling_a_parent_stops_its_running_and_queued_children_then_ends_the_parent(
+    worker_store: ProgressStore,
+) -> None:
+    parent = worker_store.create_task("batch", 3).task_id
+    worker_store.update_progress(parent, "running")
+    kids = []
+    for _ in range(3):  # the session worker runs two at a time: the third waits in the queue
+        cid = worker_store.create_task("count", metadata={"parent_task_id": parent}).task_id
+        count.apply_async(kwargs={"n": 100_000, "delay": 0.05}, task_id=cid)
+        kids.append(cid)
+    wait_until(lambda: sum(worker_store.require(k).status is TaskStatus.RUNNING for k in kids) == 2, timeout=30,
+               what="two children running")
+
+    cascade = cancel_tree(worker_store, parent, on_cancelled=app.control.revoke)
+
+    assert sorted(cascade.children) == sorted(kids) and cascade.result.status is TaskStatus.CANCELLED
+    results = [app.AsyncResult(k) for k in kids]
+    # Each child's worker stops: the running ones at their next progress write, the queued one without running
+    wait_until(lambda: all(r.state == "REVOKED" for r in results), timeout=30, what="every child revoked in Celery")
+    assert all(worker_store.require(k).progress.current < 100_000 for k in kids)
+
+
+class EventState:
+    """Celery's event state (what Flower builds its view from), fed by a receiver thread."""
+
+    def __init__(self) -> None:
+        self.state = app.events.State()
+        self._receiver: Any = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with app.connection_for_read() as conn:
+            self._receiver = app.events.Receiver(conn, handlers={"*": self.state.event})
+            self._receiver.capture(limit=None, timeout=None, wakeup=True)
+
+    def __enter__(self) -> EventState:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._receiver is not None:
+            self._receiver.should_stop = True
+        self._thread.join(timeout=5)
+
+    def task_state(self, task_id: str) -> str | None:
+        """The task's state as the events tell it (None before its first event)."""
+        task = self.state.tasks.get(task_id)
+        return None if task is None else str(task.state)
+
+
+@pytest.fixture
+def events(celery_worker: subprocess.Popen[bytes]) -> Iterator[EventState]:
+    """A running event receiver, warmed up until it has seen a task's events."""
+    with EventState() as ev:
+        def warm() -> bool:
+            # Events sent before the receiver listens are lost for good: warm-up tasks until one is seen.
+            res = count.delay(n=1)
+            res.get(timeout=30)
+            return _quiet_wait(lambda: ev.task_state(res.id) == "SUCCESS", 3)
+
+        wait_until(warm, timeout=60, interval=0.1, what="the receiver to see a warm-up task")
+        yield ev
+
+
+def _quiet_wait(predicate: Any, timeout: float) -> bool:
+    try:
+        wait_until(predicate, timeout=timeout)
+    except AssertionError:
+        return False
+    return True
+
+
+def test_a_cooperatively_cancelled_task_ends_revoked_in_flowers_event_state(
+    events: EventState, worker_store: ProgressStore,
+) -> None:
+    task_id = count.delay(n=100_000, delay=0.05).id
+    wait_until(lambda: events.task_state(task_id) == "PROGRESS", timeout=30, what="PROGRESS in the event state")
+
+    worker_store.cancel_task(task_id, reason="cancelled by ops")
+
+    wait_until(lambda: events.task_state(task_id) == "REVOKED", timeout=30, what="REVOKED in the event state")
+    assert app.AsyncResult(task_id).state == "REVOKED"
