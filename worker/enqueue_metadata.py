@@ -8,10 +8,11 @@ metadata limit are left out (and said so): the enqueue must never fail for the s
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from progress.models import MAX_METADATA_BYTES
+from progress import limits
+from progress.errors import InvalidValue
+from progress.models import MAX_JSON_DEPTH, MAX_METADATA_BYTES
 
 # Half the metadata limit: the rest (queue, owner, links) must still fit.
 MAX_ARGUMENT_BYTES = MAX_METADATA_BYTES // 2
@@ -27,14 +28,12 @@ def enqueue_metadata(kwargs: dict[str, Any] | None, *, retry_of: str | None = No
     kwargs = kwargs or {}
     out: dict[str, Any] = {}
     try:
-        size = len(json.dumps(kwargs, ensure_ascii=False).encode())
-    except (TypeError, ValueError):
-        out["args_omitted"] = "arguments that are not JSON"
+        # The store's own check (size, depth, JSON, Unicode), one level down: the arguments sit in metadata.args.
+        limits.check_json(kwargs, "args", MAX_ARGUMENT_BYTES, MAX_JSON_DEPTH - 1)
+    except InvalidValue as exc:
+        out["args_omitted"] = exc.reason
     else:
-        if size <= MAX_ARGUMENT_BYTES:
-            out["args"] = dict(kwargs)
-        else:
-            out["args_omitted"] = f"arguments of {size} bytes exceed the {MAX_ARGUMENT_BYTES} bytes kept"
+        out["args"] = dict(kwargs)
     parent = kwargs.get("parent_task_id")
     if isinstance(parent, str) and parent:
         out["parent_task_id"] = parent

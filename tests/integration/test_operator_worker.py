@@ -141,3 +141,17 @@ def test_a_cooperatively_cancelled_task_ends_revoked_in_flowers_event_state(
 
     wait_until(lambda: events.task_state(task_id) == "REVOKED", timeout=30, what="REVOKED in the event state")
     assert app.AsyncResult(task_id).state == "REVOKED"
+
+
+def test_arguments_too_big_or_too_deep_for_the_record_are_left_out_saying_why() -> None:
+    from worker.enqueue_metadata import MAX_ARGUMENT_BYTES, enqueue_metadata
+
+    deep: dict[str, Any] = {}
+    cur = deep
+    for _ in range(40):
+        cur["a"] = {}
+        cur = cur["a"]
+    assert enqueue_metadata({"n": 1, "parent_task_id": "p1"}, retry_of="t0", owner="alice") == {
+        "args": {"n": 1, "parent_task_id": "p1"}, "parent_task_id": "p1", "retry_of": "t0", "user_id": "alice"}
+    assert "bytes" in enqueue_metadata({"blob": "x" * MAX_ARGUMENT_BYTES})["args_omitted"]
+    assert "nested deeper" in enqueue_metadata({"deep": deep})["args_omitted"]
