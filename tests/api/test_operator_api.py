@@ -4,7 +4,6 @@ retry under the ownership rules, bulk actions with a dry run first, the detail a
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import redis
 from fastapi.testclient import TestClient
@@ -25,10 +24,11 @@ def _store(progress_redis: redis.Redis) -> ProgressStore:
     return ProgressStore(progress_redis)
 
 
-def _enqueue(client: TestClient, headers: dict[str, str], **arguments: Any) -> str:
-    res = client.post("/api/tasks/tasks.diagnostics.count", json={"n": 3, **arguments}, headers=headers)
-    assert res.status_code == 202, res.text
-    return str(res.json()["task_id"])
+def _owned(store: ProgressStore, user: str) -> str:
+    """A queued count task of `user`, recorded as the enqueue path records it (owner and arguments in metadata).
+    No message is sent: the session's worker, when running, must not move it along under the test."""
+    metadata = {"queue": "ai_analysis", "requested_via": "api", "args": {"n": 3}, "user_id": user}
+    return store.create_task("count", task_name="tasks.diagnostics.count", metadata=metadata).task_id
 
 
 def test_metrics_parse_as_prometheus_text_and_their_task_counts_equal_the_summary(
@@ -79,15 +79,17 @@ def test_liveness_stays_up_while_redis_is_down_and_readiness_says_not_ready(
 def test_a_user_token_lists_only_that_users_tasks(
     client: TestClient, tokens: Authenticator, progress_redis: redis.Redis,
 ) -> None:
+    store = _store(progress_redis)
     alice, bob = bearer(tokens.issue("alice")), bearer(tokens.issue("bob"))
-    mine = {_enqueue(client, alice) for _ in range(3)}
-    _enqueue(client, bob)
-    _store(progress_redis).create_task("count")  # nobody's
+    mine = {_owned(store, "alice") for _ in range(3)}
+    _owned(store, "bob")
+    store.create_task("count")  # nobody's
 
     listed = client.get("/internal/tasks/search", headers=alice).json()
 
     assert {t["task_id"] for t in listed["tasks"]} == mine and listed["counts"]["created"] == 3
     assert client.get("/internal/tasks/search?user=bob", headers=alice).status_code == 403
+    assert client.get("/internal/tasks/search", headers=bob).json()["pagination"]["total"] == 1
     everyone = client.get("/internal/tasks/search", headers=SERVICE).json()
     assert everyone["pagination"]["total"] == 5
     assert client.get("/internal/tasks/search?user=bob", headers=SERVICE).json()["pagination"]["total"] == 1
@@ -101,7 +103,7 @@ def test_retry_over_http_keeps_to_the_ownership_rules_and_links_both_records(
 ) -> None:
     store = _store(progress_redis)
     alice, bob = bearer(tokens.issue("alice")), bearer(tokens.issue("bob"))
-    failed = _enqueue(client, alice)
+    failed = _owned(store, "alice")
     store.update_progress(failed, "error", error_message="boom")
 
     assert client.post(f"/internal/task/{failed}/retry", headers=bob).status_code == 403
@@ -113,7 +115,9 @@ def test_retry_over_http_keeps_to_the_ownership_rules_and_links_both_records(
     assert detail["retry_of"] == failed and detail["owner"] == "alice" and detail["arguments"]["n"] == 3
     assert client.get(f"/internal/task/{failed}/detail", headers=alice).json()["retried_as"] == retry
     # A running task, a task whose arguments were never recorded, and an internal one are refused with the reason
-    assert client.post(f"/internal/task/{retry}/retry", headers=alice).status_code == 409
+    running = _owned(store, "alice")
+    store.update_progress(running, "running")
+    assert client.post(f"/internal/task/{running}/retry", headers=alice).status_code == 409
     bare = store.create_task("count", task_name="tasks.diagnostics.count", metadata={"user_id": "alice"}).task_id
     store.update_progress(bare, "cancelled")
     refused = client.post(f"/internal/task/{bare}/retry", headers=alice)
@@ -156,7 +160,7 @@ def test_the_detail_and_log_of_a_task_reach_its_owner_only(
 ) -> None:
     store = _store(progress_redis)
     alice, bob = bearer(tokens.issue("alice")), bearer(tokens.issue("bob"))
-    tid = _enqueue(client, alice)
+    tid = _owned(store, "alice")
     log = TaskLog(store.redis, store.keys)
     first = log.append(tid, "INFO", "one")
     log.append(tid, "WARNING", "two token=abc")
