@@ -67,4 +67,6 @@ def _on_process_start(**_: Any) -> None:
     install_task_log_handler()
 
 
-install_task_log_handler()
+# Not installed at import: a root logger that already has a handler is one Celery takes as configured, and it would
+# then add none of its own (Beat's and the worker's log lines would go nowhere). The signals above install it once
+# Celery has set up logging.
