@@ -43,7 +43,8 @@ for i = 6, #ARGV, 2 do
   if NUMERIC[name] then value = tonumber(value) elseif JSON[name] then value = cjson.decode(value) end
   change[name] = value
 end
--- Everything the change needs is read at once: one HMGET, then one HSET (the hot path makes 6 calls in all).
+-- Everything the change needs is read at once: one HMGET, then one HSET (the hot path makes 7 calls in all, the
+-- store-wide count of written updates included).
 local cur = redis.call('HMGET', KEYS[1], 'status', 'created', 'sidx', 'evk', 'started', 'id', 'cur', 'total',
   'msg', 'error', 'hb', 'attempt', 'floor')
 local old = cur[1]
@@ -203,7 +204,7 @@ if step ~= nil and step.name ~= nil then payload.step = step.name end
 local body = cjson.encode(payload)
 local ev = redis.call('XADD', cur[4], 'MAXLEN', '~', ARGV[2], '*', unpack(entry_fields(payload, false)))
 -- The all-tasks stream (dashboards resuming after a disconnect) keeps status changes and steps; routine progress
--- reaches live dashboards through Pub/Sub and each task's own stream, which keeps the hot path at 6 calls.
+-- reaches live dashboards through Pub/Sub and each task's own stream, which keeps the hot path at 7 calls.
 if payload.kind == 'status' or step ~= nil then
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', unpack(entry_fields(payload, true)))
 end
