@@ -36,6 +36,7 @@ from api.stats import SocketStats
 from progress import AsyncProgressStore
 from progress.health import VERSION
 from taskrunner.connections import async_redis_client, location
+from taskrunner.json_logs import use_json
 from taskrunner.keys import AppKeys
 from taskrunner.settings import Settings, get_settings
 
@@ -49,6 +50,8 @@ def create_app(
     """A new app; Redis connections are opened in its lifespan (so each event loop gets its own)."""
     cfg = settings or ApiSettings()
     log_redaction.install()  # before anything is logged: `?token=` must never reach the log
+    if (core or get_settings()).log_format == "json":
+        use_json(logging.getLogger(name) for name in ("", *log_redaction.LOGGERS))
     auth = _authenticator(cfg)
 
     @asynccontextmanager

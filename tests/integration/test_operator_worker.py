@@ -155,3 +155,37 @@ def test_arguments_too_big_or_too_deep_for_the_record_are_left_out_saying_why() 
         "args": {"n": 1, "parent_task_id": "p1"}, "parent_task_id": "p1", "retry_of": "t0", "user_id": "alice"}
     assert "bytes" in enqueue_metadata({"blob": "x" * MAX_ARGUMENT_BYTES})["args_omitted"]
     assert "nested deeper" in enqueue_metadata({"deep": deep})["args_omitted"]
+
+
+def test_with_the_json_format_a_tasks_log_lines_are_json_objects_carrying_its_id(
+    progress_redis: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+    import json
+    import logging
+
+    from taskrunner.settings import get_settings
+    from worker.task_logs import _format_worker_logs, install_task_log_handler
+
+    monkeypatch.setenv("TASKRUNNER_LOG_FORMAT", "json")
+    get_settings.cache_clear()
+    stream = io.StringIO()
+    logger = logging.getLogger("tasks.diagnostics")
+    handler = logging.StreamHandler(stream)
+    logger.addHandler(handler)
+    root_before = list(logging.getLogger().handlers)
+    try:
+        _format_worker_logs(logger=logger)  # what Celery's after_setup_logger signal does in a worker
+        install_task_log_handler()
+        res = chatty.apply(kwargs={"lines": 3, "delay": 0})  # runs the task here, through Celery's tracer
+        lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    finally:
+        logger.removeHandler(handler)
+        logging.getLogger().handlers[:] = root_before
+        monkeypatch.delenv("TASKRUNNER_LOG_FORMAT")
+        get_settings.cache_clear()
+    assert [(x["task_id"], x["level"], x["message"].strip()) for x in lines] == [
+        (res.id, "WARNING", "line 1 of 3"), (res.id, "WARNING", "line 3 of 3")]
+    store = ProgressStore(progress_redis)
+    assert [line.message.strip() for line in task_detail(store, res.id).logs] == [
+        "line 1 of 3", "line 2 of 3", "line 3 of 3"]
