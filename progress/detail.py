@@ -130,13 +130,14 @@ def _attempts(raw: str | None) -> list[dict[str, Any]]:
         decoded = json.loads(raw) if raw else []
     except ValueError:
         return []
-    return [a for a in decoded if isinstance(a, dict)] if isinstance(decoded, list) else []
+    return [a for a in decoded if isinstance(a, dict) and "s" in a] if isinstance(decoded, list) else []
 
 
 def _attempt(a: dict[str, Any], tz: Any) -> Attempt:
-    end = a.get("end")
-    return Attempt(attempt=int(a.get("n") or 0), worker=str(a.get("worker") or ""), started_at=at_ms(a["start"], tz),
-                   ended_at=None if end is None else at_ms(end, tz), outcome=a.get("outcome"), error=a.get("error"))
+    """One entry of update.lua's attempt list (short member names, see the script's header)."""
+    end = a.get("e")
+    return Attempt(attempt=int(a.get("n") or 0), worker=str(a.get("w") or ""), started_at=at_ms(a["s"], tz),
+                   ended_at=None if end is None else at_ms(end, tz), outcome=a.get("o"), error=a.get("x"))
 
 
 def children_query(task_id: str) -> search.TaskQuery:

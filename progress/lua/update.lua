@@ -31,8 +31,9 @@
 -- a write from an attempt never lowers `current` below the floor, so watchers never see progress go backwards
 -- across attempts. The event carries the message and error only when they changed: readers keep the last ones.
 --
--- Attempts: the record's `att` field is a JSON list (the newest 50) of {n, worker, start, end, outcome, error}, written
--- only when an attempt starts, is retried or the task ends: never on routine progress.
+-- Attempts: the record's `att` field is a JSON list (the newest 50) of {n attempt, w worker, s start ms, e end ms, o
+-- outcome, x error} (short names: every record carries it), written only when an attempt starts, is retried or the
+-- task ends: never on routine progress.
 
 local now = tonumber(ARGV[1])
 local NUMERIC = {current = true, total = true, incr = true, attempt = true}
@@ -145,16 +146,16 @@ if change.start or closes then
   local raw = redis.call('HGET', KEYS[1], 'att')
   local atts = raw and cjson.decode(raw) or {}
   local open = atts[#atts]
-  if open ~= nil and open['end'] ~= nil then open = nil end
+  if open ~= nil and open.e ~= nil then open = nil end
   if change.start then
-    if open ~= nil then open['end'] = now; open.outcome = 'lost' end
-    atts[#atts + 1] = {n = attempt, worker = change.worker or '', start = now}
+    if open ~= nil then open.e = now; open.o = 'lost' end
+    atts[#atts + 1] = {n = attempt, w = change.worker or '', s = now}
     while #atts > 50 do table.remove(atts, 1) end
   elseif open ~= nil then
-    open['end'] = now
-    open.outcome = TERMINAL[new] and new or 'retry'
+    open.e = now
+    open.o = TERMINAL[new] and new or 'retry'
     local why = change.last_error or change.error_message
-    if why ~= nil then open.error = string.sub(why, 1, 500) end
+    if why ~= nil then open.x = string.sub(why, 1, 500) end
   end
   if #atts > 0 then put('att', cjson.encode(atts)) end
 end
