@@ -8,7 +8,7 @@ their own indexes (with the status only), written by create.lua and moved by upd
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -53,10 +53,20 @@ class TaskQuery(BaseModel):
 
     @property
     def score_range(self) -> tuple[str, str]:
-        """ZRANGEBYSCORE bounds of the creation range (scores are ms plus a sub-ms tie-breaker)."""
-        low = "-inf" if self.created_from is None else str(int(self.created_from.timestamp() * 1000))
-        high = "+inf" if self.created_to is None else f"({int(self.created_to.timestamp() * 1000) + 1}"
+        """ZRANGEBYSCORE bounds of the creation range (scores are ms plus a sub-ms tie-breaker); a time without an
+        offset is UTC."""
+        low = "-inf" if self.created_from is None else _ms(self.created_from, "-inf")
+        high = "+inf" if self.created_to is None else _ms(self.created_to, "+inf", exclusive_after=True)
         return low, high
+
+
+def _ms(when: datetime, beyond: str, *, exclusive_after: bool = False) -> str:
+    """A bound in epoch ms; a time too far out for the platform's clock arithmetic is as good as unbounded."""
+    try:
+        ms = int((when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp() * 1000)
+    except (OverflowError, ValueError, OSError):
+        return beyond
+    return f"({ms + 1}" if exclusive_after else str(ms)
 
 
 class TaskSearch(TaskList):

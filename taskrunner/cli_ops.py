@@ -185,6 +185,14 @@ def cancel_with_revoke(store: ProgressStore, task_id: str) -> Any:
     return cascade.result
 
 
+def _local_time(text: str) -> datetime:
+    """An ISO 8601 time as typed at a terminal: without an offset it is this machine's local time."""
+    try:
+        return datetime.fromisoformat(text).astimezone()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time like 2026-11-30T09:00") from None
+
+
 def register(sub: Any, open_store: Opener) -> None:
     """Adds the operators' subcommands to the `taskrunner` parser."""
     id_help = "the task id or a unique prefix of it"
@@ -207,8 +215,9 @@ def register(sub: Any, open_store: Opener) -> None:
     b.add_argument("--symbol")
     b.add_argument("--user", help="owner (metadata.user_id)")
     b.add_argument("--parent", help="children of this batch")
-    b.add_argument("--from", dest="created_from", type=datetime.fromisoformat, help="created at or after (ISO 8601)")
-    b.add_argument("--to", dest="created_to", type=datetime.fromisoformat, help="created at or before (ISO 8601)")
+    b.add_argument("--from", dest="created_from", type=_local_time, help="created at or after (ISO 8601; no offset: "
+                   "this machine's time zone)")
+    b.add_argument("--to", dest="created_to", type=_local_time, help="created at or before (ISO 8601)")
     b.add_argument("--max", type=int, default=1000, help="act on at most this many tasks (default 1000)")
     b.add_argument("--dry-run", action="store_true", help="only count")
     b.add_argument("--yes", action="store_true", help="act without asking")
