@@ -185,7 +185,13 @@ function upsert(task) {
   }));
   row.querySelector(".cancel").disabled = TERMINAL.has(task.status);
   row.querySelector(".retry").hidden = !RETRYABLE.has(task.status) || Boolean(task.metadata && task.metadata.args === undefined);
+  applyFilter(row);
   return row;
+}
+
+function applyFilter(row) {
+  // A row whose status left the filtered one hides now; the next page read drops it.
+  row.classList.toggle("hidden", state.filters.status !== "" && row.dataset.status !== state.filters.status);
 }
 
 function formatNumber(x) { return x >= 100 ? Math.round(x).toString() : x.toFixed(x >= 10 ? 1 : 2); }
@@ -230,6 +236,7 @@ function setupFilters() {
       state.filters.status = button.dataset.filter;
       state.page = 1;
       for (const b of document.querySelectorAll("#filters button")) b.classList.toggle("active", b === button);
+      for (const row of document.querySelectorAll("#rows tr")) applyFilter(row);  // at once; the server's page follows
       loadPage();
     });
   }
