@@ -12,8 +12,20 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from redis.exceptions import RedisError
 
-from api import errors, log_redaction, routes_enqueue, routes_notifications, routes_stream, routes_tasks, routes_topics
+from api import (
+    errors,
+    log_redaction,
+    probes,
+    routes_detail,
+    routes_enqueue,
+    routes_metrics,
+    routes_notifications,
+    routes_stream,
+    routes_tasks,
+    routes_topics,
+)
 from api.auth import Authenticator
 from api.auth_limit import AuthFailureLimiter
 from api.dashboard_feed import DashboardFeed
@@ -25,6 +37,7 @@ from api.stats import SocketStats
 from progress import AsyncProgressStore
 from progress.health import VERSION
 from taskrunner.connections import async_redis_client, location
+from taskrunner.json_logs import use_json
 from taskrunner.keys import AppKeys
 from taskrunner.settings import Settings, get_settings
 
@@ -38,6 +51,8 @@ def create_app(
     """A new app; Redis connections are opened in its lifespan (so each event loop gets its own)."""
     cfg = settings or ApiSettings()
     log_redaction.install()  # before anything is logged: `?token=` must never reach the log
+    if (core or get_settings()).log_format == "json":
+        use_json(logging.getLogger(name) for name in ("", *log_redaction.LOGGERS))
     auth = _authenticator(cfg)
 
     @asynccontextmanager
@@ -57,7 +72,8 @@ def create_app(
     app.state.settings = cfg
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes)
-    for module in (routes_tasks, routes_enqueue, routes_stream, routes_topics, routes_notifications):
+    for module in (routes_tasks, routes_enqueue, routes_stream, routes_topics, routes_notifications, routes_detail,
+                   routes_metrics, probes):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
@@ -86,7 +102,11 @@ async def _start(cfg: ApiSettings, core: Settings, celery_app: Any) -> ApiState:
     client = async_redis_client(location(core, "progress"), max_connections=cfg.redis_max_connections,
                                 health_check_interval=15)
     store = AsyncProgressStore(client, config=core.store_config())
-    await store.check_layout()  # another key layout or bucket count: refuse to serve an empty-looking store
+    try:
+        await store.check_layout()  # another key layout or bucket count: refuse to serve an empty-looking store
+    except (RedisError, OSError) as exc:
+        # The API starts without Redis (liveness stays up, readiness says why); the layout is checked next start.
+        log.warning("progress key layout not checked: Redis does not answer (%s)", exc)
     keys = AppKeys(core.namespace)
     hub = Hub(client, [store.keys.channel_pattern(), keys.user_channel_pattern(), keys.app_channel_pattern()])
     st = ApiState(

@@ -51,7 +51,8 @@ class Keys:
         # Built once: every progress write needs its bucket's tag.
         self._tags = tuple(f"{{{namespace}:{b}}}" for b in range(buckets))
         self._per_bucket: tuple[list[str], ...] = tuple(
-            [self.counts(b), self.all_events(b), self.stats(b), self.heartbeats(b), self.durations(b)]
+            [self.counts(b), self.all_events(b), self.stats(b), self.heartbeats(b), self.durations(b),
+             self.duration_histogram(b)]
             for b in range(buckets)
         )
 
@@ -105,10 +106,14 @@ class Keys:
 
     def update_names(self, task_id: str) -> tuple[list[str], str]:
         """update.lua's fixed KEYS for a task (record, stream, then its bucket's counts, all-events stream, stats,
-        heartbeats, durations) and its channel: the reporter's hot path, so built in one call."""
+        heartbeats, durations, duration histogram) and its channel: the reporter's hot path, so built in one call."""
         b = 0 if self.buckets == 1 else zlib.crc32(task_id.encode()) % self.buckets
         tag = self._tags[b]
         return [f"{tag}:task:{task_id}", f"{tag}:events:{task_id}"] + self._per_bucket[b], f"{tag}:chan:{task_id}"
+
+    def task_log(self, task_id: str) -> str:
+        """Capped stream of the log records a task emitted (TTL; progress.tasklog), in the task's bucket."""
+        return f"{self.task_tag(task_id)}:log:{task_id}"
 
     def events(self, task_id: str) -> str:
         """Stream of one task's change events (resumable by event id)."""
@@ -165,6 +170,15 @@ class Keys:
         """Hash of task name -> task type, for every name a record of the bucket was created with."""
         return f"{self._tags[bucket]}:type-names"
 
+    def types(self, bucket: int = 0) -> str:
+        """Set of every task type a record of the bucket was created with (metrics count tasks per type from it)."""
+        return f"{self._tags[bucket]}:types"
+
+    def duration_histogram(self, bucket: int = 0) -> str:
+        """Hash "type|status|le" -> the bucket's tasks whose run (start to end) took at most `le` seconds, plus
+        "type|status|sum" (update.lua, when a started task ends: Prometheus's duration histograms)."""
+        return f"{self._tags[bucket]}:duration-hist"
+
     def index(
         self,
         status: str,
@@ -172,6 +186,8 @@ class Keys:
         task_type: str | None = None,
         symbol: str | None = None,
         task_name: str | None = None,
+        user: str | None = None,
+        parent: str | None = None,
         bucket: int = 0,
     ) -> str:
         """Sorted set (score: creation ms, see create.lua) of the ids of the bucket's tasks in `status` matching the
@@ -188,6 +204,10 @@ class Keys:
             parts.append(f"type={task_type}")
         if symbol is not None:
             parts.append(f"symbol={symbol}")
+        if user is not None:
+            parts.append(f"user={user}")
+        if parent is not None:
+            parts.append(f"parent={parent}")
         # Always last, so that `status_prefixes` + status rebuilds the same name.
         parts.append(f"status={status}")
         return ":".join(parts)
@@ -198,6 +218,15 @@ class Keys:
         """Prefixes that, with the status appended, name every index of the bucket holding a task of this type,
         symbol and name (stored in the record as `sidx`: the client builds a move's index keys from them)."""
         return list(_status_prefixes(self, task_type, symbol, task_name, bucket))
+
+    def owner_prefixes(self, user: str | None, parent: str | None, *, bucket: int = 0) -> list[str]:
+        """Prefixes of the indexes of a task's owner and of its parent batch in its bucket (each alone, with the
+        status appended): a user's own tasks and a batch's children are then one range read per status and bucket,
+        kept by the same scripts."""
+        marker = "\x00"
+        found = [self.index(marker, user=user, bucket=bucket)] if user is not None else []
+        found += [self.index(marker, parent=parent, bucket=bucket)] if parent is not None else []
+        return [name.removesuffix(marker) for name in found]
 
     # --- the store as a whole -----------------------------------------------------------------------------------
 
@@ -243,7 +272,8 @@ class LegacyKeys:
         return {"all_events": f"{ns}:events", "counts": f"{ns}:counts", "stats": f"{ns}:stats",
                 "unreadable": f"{ns}:unreadable", "heartbeats": f"{ns}:heartbeats",
                 "creation_tie": f"{ns}:created-tie", "durations": f"{ns}:durations",
-                "type_names": f"{ns}:type-names"}
+                "type_names": f"{ns}:type-names", "types": f"{ns}:types",
+                "duration_histogram": f"{ns}:duration-hist"}
 
 
 def _glob(text: str) -> str:

@@ -10,12 +10,14 @@ cannot be moved to another server (a cluster) by this command.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import BaseModel
 
 from progress.keys import LAYOUT_VERSION, LegacyKeys
 from progress.layout import describe
+from progress.ops import owner_and_parent
 from progress.status import TERMINAL
 from progress.store import ProgressStore
 
@@ -39,10 +41,16 @@ def migrate_v1(store: ProgressStore, *, batch: int = 200) -> MigrationReport:
     report = MigrationReport()
     durations = r.hgetall(wide["durations"])
     stats = r.hgetall(wide["stats"])
+    types = r.smembers(wide["types"])
+    histogram = r.hgetall(wide["duration_histogram"])
     pipe = r.pipeline(transaction=False)
     for b in keys.all_buckets():
         if durations:
             pipe.hset(keys.durations(b), mapping=durations)
+        if types:
+            pipe.sadd(keys.types(b), *types)
+    if histogram:
+        pipe.hset(keys.duration_histogram(0), mapping=histogram)
     for name, value in stats.items():
         pipe.hincrby(keys.stats(0), name, int(value))
     pipe.execute()
@@ -82,6 +90,7 @@ def _move(store: ProgressStore, old: LegacyKeys, record_keys: list[str], report:
         status = record.get("status", "")
         prefixes = keys.status_prefixes(record.get("type", ""), record.get("symbol") or None, record.get("name"),
                                         bucket=b)
+        prefixes += keys.owner_prefixes(*owner_and_parent(_object(record.get("meta"))), bucket=b)
         record.pop("evk", None)  # layout 1 stored the stream's name; layout 2 builds it from the id
         record["sidx"] = "\n".join(prefixes)
         new_record, new_events = keys.record(tid), keys.events(tid)
@@ -104,6 +113,14 @@ def _move(store: ProgressStore, old: LegacyKeys, record_keys: list[str], report:
         moved += 1
     writes.execute()
     return moved
+
+
+def _object(text: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _move_all_events(store: ProgressStore, stream: str) -> int:

@@ -11,6 +11,7 @@ import heapq
 import itertools
 import json
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -93,10 +94,11 @@ def create_call(
     metadata = limits.check_object(spec.metadata, "metadata", lim.max_metadata_bytes, lim.max_json_depth)
     record, events, channel, b = keys.task_names(task_id)
     prefixes = keys.status_prefixes(spec.task_type, spec.symbol, spec.task_name, bucket=b)
+    prefixes += keys.owner_prefixes(*owner_and_parent(spec.metadata), bucket=b)
     return Call(
         "create",
         [record, keys.counts(b), events, keys.all_events(b), keys.creation_tie(b), keys.durations(b),
-         keys.type_names(b), *index_keys(tuple(prefixes), TaskStatus.CREATED.value)],
+         keys.type_names(b), keys.types(b), *index_keys(tuple(prefixes), TaskStatus.CREATED.value)],
         [
             now_ms,
             task_id,
@@ -114,6 +116,18 @@ def create_call(
         ],
         task_id,
     )
+
+
+# What may name an owner or a parent in an index key (no newline: index prefixes are "\n"-joined in the record).
+_INDEXABLE = re.compile(r"[A-Za-z0-9_.@+:-]{1,200}")
+
+
+def owner_and_parent(metadata: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The owner (metadata.user_id) and parent batch (metadata.parent_task_id) a record is indexed under, when they
+    are ids an index name can hold."""
+    found = [metadata.get("user_id"), metadata.get("parent_task_id")]
+    user, parent = (v if isinstance(v, str) and _INDEXABLE.fullmatch(v) else None for v in found)
+    return user, parent
 
 
 def parse_create(cfg: StoreConfig, spec: TaskCreate, task_id: str, now_ms: int, reply: list[Any]) -> CreatedTask:
@@ -203,7 +217,7 @@ def update_call(
 
 
 #: update.lua's fixed KEYS (the index keys of a move follow them).
-UPDATE_FIXED_KEYS = 7
+UPDATE_FIXED_KEYS = 8
 
 
 def with_move_keys(call: Call, reply: list[Any]) -> Call:

@@ -10,7 +10,9 @@
 -- KEYS[5] stats         hash    store-wide counters
 -- KEYS[6] heartbeats    zset    started, unfinished task ids by last write ms
 -- KEYS[7] durations     hash    task type -> recent creation-to-completion ms, ","-joined (create.lua's estimate)
--- KEYS[8..] index keys for a status move, when the client knows them: prefix .. old and prefix .. new for each
+-- KEYS[8] duration hist hash    "type|status|le" -> ended tasks whose run took at most le s (one bucket each, not
+--                               cumulative), "type|status|sum" -> their total seconds (Prometheus histograms)
+-- KEYS[9..] index keys for a status move, when the client knows them: prefix .. old and prefix .. new for each
 --           prefix of the record's `sidx`. A move without all of them writes nothing and returns 'keys'.
 -- ARGV[1] now (ms since the epoch)
 -- ARGV[2] max length of a task's event stream
@@ -33,6 +35,10 @@
 -- carrying an older attempt is refused before anything is written (the older attempt stops at its next write), and
 -- a write from an attempt never lowers `current` below the floor, so watchers never see progress go backwards
 -- across attempts. The event carries the message and error only when they changed: readers keep the last ones.
+--
+-- Attempts: the record's `att` field is a JSON list (the newest 50) of {n attempt, w worker, s start ms, e end ms, o
+-- outcome, x error} (short names: every record carries it), written only when an attempt starts, is retried or the
+-- task ends: never on routine progress.
 
 local now = tonumber(ARGV[1])
 local NUMERIC = {current = true, total = true, incr = true, attempt = true}
@@ -43,7 +49,8 @@ for i = 7, #ARGV, 2 do
   if NUMERIC[name] then value = tonumber(value) elseif JSON[name] then value = cjson.decode(value) end
   change[name] = value
 end
--- Everything the change needs is read at once: one HMGET, then one HSET (the hot path makes 6 calls in all).
+-- Everything the change needs is read at once: one HMGET, then one HSET (the hot path makes 7 calls in all, the
+-- store-wide count of written updates included).
 local cur = redis.call('HMGET', KEYS[1], 'status', 'created', 'sidx', 'started', 'id', 'cur', 'total',
   'msg', 'error', 'hb', 'attempt', 'floor')
 local old = cur[1]
@@ -70,7 +77,7 @@ if not may_become(old, new) then return {'invalid', old, '', '', attempt} end
 -- A worker's routine progress call must not undo an operator's pause; its numbers are still recorded.
 if change.soft and old == 'paused' and new == 'running' then new = 'paused' end
 -- A move needs the index keys of both statuses, passed by the client (checked before anything is written).
-if new ~= old and not has_index_keys(key_set(KEYS, 8, #KEYS), cur[3], {old, new}) then
+if new ~= old and not has_index_keys(key_set(KEYS, 9, #KEYS), cur[3], {old, new}) then
   return {'keys', old, '', cur[3] or '', attempt}
 end
 
@@ -141,13 +148,42 @@ if change.start then
   put('floor', current)
 end
 
+-- The attempt history: a start opens an attempt (closing one left open as 'lost': its worker died or hung and the message
+-- was redelivered), a retry or the end closes it with its outcome.
+local closes = is_final(new) or change.last_error ~= nil
+if change.start or closes then
+  local raw = redis.call('HGET', KEYS[1], 'att')
+  local atts = raw and cjson.decode(raw) or {}
+  local open = atts[#atts]
+  if open ~= nil and open.e ~= nil then open = nil end
+  if change.start then
+    if open ~= nil then open.e = now; open.o = 'lost' end
+    atts[#atts + 1] = {n = attempt, w = change.worker or '', s = now}
+    while #atts > 50 do table.remove(atts, 1) end
+  elseif open ~= nil then
+    open.e = now
+    open.o = is_final(new) and new or 'retry'
+    local why = change.last_error or change.error_message
+    if why ~= nil then open.x = string.sub(why, 1, 500) end
+  end
+  if #atts > 0 then put('att', cjson.encode(atts)) end
+end
+
 if is_final(new) then
   put('ended', now)
   redis.call('ZREM', KEYS[6], id)
   redis.call('PEXPIRE', KEYS[2], ARGV[5])
+  local ttype = redis.call('HGET', KEYS[1], 'type')
+  if cur[4] then
+    -- The run time (start to end) into the type's histogram: one bucket per task, summed up by the reader.
+    local secs = (now - tonumber(cur[4])) / 1000
+    local le = '+Inf'
+    for _, b in ipairs(DURATION_BUCKETS) do if secs <= b then le = tostring(b); break end end
+    redis.call('HINCRBY', KEYS[8], ttype .. '|' .. new .. '|' .. le, 1)
+    redis.call('HINCRBYFLOAT', KEYS[8], ttype .. '|' .. new .. '|sum', secs)
+  end
   if new == 'completed' then
     -- The type's duration sample: its last 20 creation-to-completion times (only on completion: no hot path).
-    local ttype = redis.call('HGET', KEYS[1], 'type')
     local sample = redis.call('HGET', KEYS[7], ttype)
     local kept = {}
     if sample then for d in string.gmatch(sample, '[^,]+') do kept[#kept + 1] = d end end
@@ -178,11 +214,12 @@ if step ~= nil and step.name ~= nil then payload.step = step.name end
 local body = cjson.encode(payload)
 local ev = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(entry_fields(payload, false)))
 -- The all-tasks stream (dashboards resuming after a disconnect) keeps status changes and steps; routine progress
--- reaches live dashboards through Pub/Sub and each task's own stream, which keeps the hot path at 6 calls.
+-- reaches live dashboards through Pub/Sub and each task's own stream, which keeps the hot path at 7 calls.
 if payload.kind == 'status' or step ~= nil then
   redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*', unpack(entry_fields(payload, true)))
 end
 put('ev', ev)
+redis.call('HINCRBY', KEYS[5], 'written_updates', 1)
 redis.call('HSET', KEYS[1], unpack(sets))
 redis.call(ARGV[6], ARGV[4], ev .. ' ' .. body)
 return {'ok', new, ev, body, attempt}
