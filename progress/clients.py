@@ -45,15 +45,16 @@ def async_client(url: str, *, cluster: bool = False, **options: Any) -> aioredis
     return aioredis.Redis.from_url(url, decode_responses=True, **options)
 
 
-def publish_command(cluster: bool, server_version: str) -> str:
+def publish_command(cluster: bool, version: str) -> str:
     """SPUBLISH on a cluster whose servers have shard channels (Redis 7+): each message stays on the shard of its
     task's bucket instead of crossing the whole cluster bus. Plain PUBLISH elsewhere: on one server shard channels
     buy nothing, and subscribers there (the API's hub) listen by pattern, which shard channels do not offer."""
-    major = int((server_version or "0").split(".", 1)[0] or 0)
+    major = int((version or "0").split(".", 1)[0] or 0)
     return SPUBLISH if cluster and major >= 7 else PUBLISH
 
 
-def _version(info: Any) -> str:
+def server_version(info: Any) -> str:
+    """The redis_version of an INFO server reply (a cluster client's, per node or merged, alike)."""
     if isinstance(info, dict) and "redis_version" not in info and info:
         info = next(iter(info.values()))  # a cluster client answers per node
     return str(info.get("redis_version", "0")) if isinstance(info, dict) else "0"
@@ -63,11 +64,11 @@ def detect_publish(client: Any) -> str:
     """How to publish on this client, asked once (a Cluster client only: one INFO server)."""
     if not is_cluster(client):
         return PUBLISH
-    return publish_command(True, _version(client.info("server")))
+    return publish_command(True, server_version(client.info("server")))
 
 
 async def detect_publish_async(client: Any) -> str:
     """The asyncio twin of `detect_publish`."""
     if not is_cluster(client):
         return PUBLISH
-    return publish_command(True, _version(await client.info("server")))
+    return publish_command(True, server_version(await client.info("server")))

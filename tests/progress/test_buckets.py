@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 from redis.crc import key_slot
 
 from progress import ProgressStore, TaskStatus, ops
+from progress.clients import server_version
 from progress.hints import index_keys, prefixes_of
 from progress.ops import UPDATE_FIXED_KEYS
 from tests.progress.conftest import Backend
@@ -93,3 +95,30 @@ def test_a_move_sent_without_its_index_keys_writes_nothing_and_names_the_prefixe
 def test_a_page_cursor_that_is_not_one_is_refused_naming_it(store: ProgressStore) -> None:
     with pytest.raises(ValueError, match="after"):
         store.get_tasks_list(after="yesterday")
+
+
+def test_a_tasks_events_reach_a_subscriber_of_its_channel_sharded_where_the_cluster_has_shard_channels(
+    store: ProgressStore, redis_client: Any, backend: Backend
+) -> None:
+    version = int(server_version(redis_client.info("server")).split(".")[0])
+    assert store.publish == ("SPUBLISH" if backend.cluster and version >= 7 else "PUBLISH")
+    channel = store.keys.channel("c1")
+    pubsub = redis_client.pubsub()
+    sharded = store.publish == "SPUBLISH"
+    if sharded:
+        pubsub.ssubscribe(channel)
+    else:
+        pubsub.subscribe(channel)
+    got: list[str] = []
+    try:
+        time.sleep(0.1)
+        store.create_task("fetch_data", 2, task_id="c1")
+        store.update_progress("c1", "running", 1)
+        deadline = time.monotonic() + 2
+        while len(got) < 2 and time.monotonic() < deadline:
+            msg = pubsub.get_sharded_message(timeout=0.1) if sharded else pubsub.get_message(timeout=0.1)
+            if msg and msg["type"] in ("message", "smessage"):
+                got.append(msg["data"])
+    finally:
+        pubsub.close()
+    assert len(got) == 2 and '"status":"running"' in got[1]
