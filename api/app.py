@@ -22,11 +22,11 @@ from api.limits import BodyLimit
 from api.settings import ApiSettings
 from api.state import ApiState
 from api.stats import SocketStats
+from base.connections import async_redis_client, location
+from base.keys import AppKeys
+from base.settings import Settings, get_settings
 from progress import AsyncProgressStore
 from progress.health import VERSION
-from taskrunner.connections import async_redis_client, location
-from taskrunner.keys import AppKeys
-from taskrunner.settings import Settings, get_settings
 
 log = logging.getLogger("api")
 STATIC = Path(__file__).resolve().parent / "static"

@@ -19,11 +19,11 @@ from kombu.exceptions import OperationalError
 from kombu.utils.url import sanitize_url
 from pydantic import ValidationError
 
+from base.connections import ConnectionSettingError, location, progress_client, require_reachable
+from base.settings import get_settings
 from progress import InvalidTransition, ProgressError, ProgressStore, TaskNotFound, TaskStatus
 from taskrunner.cli_errors import CliError, one_line
-from taskrunner.connections import ConnectionSettingError, location, progress_client, require_reachable
 from taskrunner.redis_server import EmbeddedRedis, server_identity
-from taskrunner.settings import get_settings
 from taskrunner.task_ids import resolve_task_id
 
 
@@ -111,7 +111,7 @@ def cmd_cleanup(_: argparse.Namespace) -> int:
 
 def cmd_health(args: argparse.Namespace) -> int:
     """Prints the health document; exit 1 when unhealthy."""
-    from taskrunner.ops_health import health_command
+    from ops.health import health_command
 
     resolve_redis_url()
     return health_command(list(args.rest))
@@ -119,7 +119,7 @@ def cmd_health(args: argparse.Namespace) -> int:
 
 def cmd_dead_letters(args: argparse.Namespace) -> int:
     """Lists the newest dead letters: messages the workers could not run, with the reason and the raw body."""
-    from taskrunner.dead_letters import configured_dead_letters
+    from tracking.dead_letters import configured_dead_letters
 
     letters = configured_dead_letters(open_store().redis)
     held, latest = letters.count(), letters.latest(args.limit)
@@ -136,7 +136,7 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
 
 def cmd_metrics(args: argparse.Namespace) -> int:
     """Prints the latest system-metrics samples."""
-    from taskrunner.metrics import metrics_command
+    from ops.metrics import metrics_command
 
     resolve_redis_url()
     return metrics_command(list(args.rest))

@@ -11,11 +11,11 @@ from typing import Any
 from rich.console import Console
 from rich.panel import Panel
 
-from taskrunner.connections import ConnectionSettingError, location, progress_client, require_reachable
+from base.connections import ConnectionSettingError, location, progress_client, require_reachable
+from base.settings import get_settings
 from taskrunner.processes import start_celery_worker, stop_process_group
 from taskrunner.redis_server import EmbeddedRedis
 from taskrunner.run_logs import run_log
-from taskrunner.settings import get_settings
 
 console = Console()
 # The demo runs offline: it chooses made-up prices, for its fetch and for the analyses that find no stored bars.

@@ -11,10 +11,10 @@ from celery.backends.redis import RedisBackend
 from celery.utils import uuid
 from kombu.exceptions import OperationalError
 
-from taskrunner.connections import ConnectionSettingError
-from taskrunner.settings import get_settings
+from base.connections import ConnectionSettingError
+from base.settings import get_settings
+from tracking.errors import is_out_of_memory
 from worker.config import celery_config
-from worker.errors import is_out_of_memory
 
 
 class BrokerOutOfMemory(OperationalError):
@@ -34,7 +34,7 @@ class TaskrunnerCelery(Celery):  # type: ignore[misc]
         try:
             return super().send_task(name, args, kwargs, **options)
         except Exception as exc:
-            from worker.base import ProgressTask, mark_not_queued
+            from tracking.task import ProgressTask, mark_not_queued
 
             if isinstance(self.tasks.get(name), ProgressTask):
                 mark_not_queued(str(options["task_id"]), exc)
@@ -67,9 +67,9 @@ except ConnectionSettingError as exc:
     # One line naming the setting (a worker, Beat or Flower started with a bad location), not a traceback.
     raise SystemExit(f"taskrunner: {exc}") from None
 
-import worker.bad_messages  # noqa: E402  (dead-letters what Celery's consumer cannot route)
-import worker.heartbeat  # noqa: E402  (refreshes the heartbeats of the tasks each worker process runs)
-import worker.signals  # noqa: E402,F401  (connects the publish/revoke handlers to this app)
+import tracking.bad_messages  # noqa: E402  (dead-letters what Celery's consumer cannot route)
+import tracking.heartbeat  # noqa: E402  (refreshes the heartbeats of the tasks each worker process runs)
+import tracking.signals  # noqa: E402,F401  (connects the publish/revoke handlers to this app)
 
 
 def load_tasks() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from celery.app.amqp import AMQP
 
-from worker.queues import wire_priority
+from base.queues import wire_priority
 
 
 class TaskrunnerAMQP(AMQP):  # type: ignore[misc]

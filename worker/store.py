@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 
+from base.connections import progress_client
+from base.settings import get_settings
 from progress import ProgressStore
-from taskrunner.connections import progress_client
-from taskrunner.settings import get_settings
 
 _store: ProgressStore | None = None
 _pid: int | None = None

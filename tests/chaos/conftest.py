@@ -184,9 +184,9 @@ class Cluster:
         """One round of the system's own recovery: the stale-task sweep (as Beat runs it) and kombu's restore of
         messages unacknowledged for longer than the visibility timeout (as a live consumer runs it, but now: kombu
         5.7 scans only every `unacked_restore_interval` x `unacked_restore_throttle`, 100 s by default)."""
-        from taskrunner.broker_view import BrokerView
-        from taskrunner.stale_sweep import sweep_stale
-        from worker.queues import QUEUE_NAMES
+        from base.queues import QUEUE_NAMES
+        from ops.broker_view import BrokerView
+        from ops.stale_sweep import sweep_stale
 
         with BrokerView.open(self.app) as broker:
             report = sweep_stale(self.store, broker, stale_after_s=stale_after_s, queues=QUEUE_NAMES)
@@ -196,8 +196,8 @@ class Cluster:
 
     def broker_is_empty(self) -> bool:
         """No message waits in any queue and none is delivered but unacknowledged."""
-        from taskrunner.broker_view import BrokerView
-        from worker.queues import QUEUE_NAMES
+        from base.queues import QUEUE_NAMES
+        from ops.broker_view import BrokerView
 
         with BrokerView.open(self.app) as broker:
             depth = sum(broker.depths(QUEUE_NAMES).values())
@@ -222,7 +222,7 @@ class Cluster:
 
 def _redirect(base: str) -> dict[str, str | None]:
     """Points this process's settings (and so the publish hook's store) at `base`; returns the previous values."""
-    from taskrunner.settings import get_settings
+    from base.settings import get_settings
     from worker.store import reset_store
 
     saved = {k: os.environ.get(k) for k in ("REDIS_URL", "TASKRUNNER_PROGRESS_URL")}
@@ -234,7 +234,7 @@ def _redirect(base: str) -> dict[str, str | None]:
 
 
 def _restore(saved: dict[str, str | None]) -> None:
-    from taskrunner.settings import get_settings
+    from base.settings import get_settings
     from worker.store import reset_store
 
     for key, value in saved.items():
@@ -250,7 +250,7 @@ def chaos_app(broker_base: str, **overrides: Any) -> Celery:
     """A Celery app configured exactly like `worker.app` (celery_config), but for the Redis at `broker_base`."""
     from celery import Celery
 
-    from taskrunner.settings import Settings
+    from base.settings import Settings
     from worker.config import celery_config
 
     settings = Settings(redis_url=f"{broker_base}/1", **overrides)
@@ -262,8 +262,8 @@ def chaos_app(broker_base: str, **overrides: Any) -> Celery:
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
     """A private Redis for the module, this process redirected to it, and a registry of workers (stopped after)."""
+    from base.settings import get_settings
     from progress import ProgressStore
-    from taskrunner.settings import get_settings
     from worker import load_tasks
 
     load_tasks()  # the publish hook recognises tracked tasks by name in worker.app's registry

@@ -23,18 +23,18 @@ from pathlib import Path
 
 import pytest
 
+from base.connections import progress_client
+from base.queues import QUEUE_NAMES
+from base.settings import Settings, get_settings
+from ops.broker_view import BrokerView
+from ops.stale_sweep import sweep_lost_messages
 from progress import ProgressStore, TaskStatus
 from progress.reporter import REDIS_DOWN
-from taskrunner.broker_view import BrokerView
-from taskrunner.connections import progress_client
 from taskrunner.processes import ALL_QUEUES, stop_process_group
 from taskrunner.sentinel_cluster import SentinelCluster
-from taskrunner.settings import Settings, get_settings
-from taskrunner.stale_sweep import sweep_lost_messages
 from tests.brokers import settings_app, start_broker_worker
 from tests.chaos.conftest import FAST_ENV, Figures
 from tests.helpers import wait_until
-from worker.queues import QUEUE_NAMES
 from worker.store import reset_store
 
 pytestmark = pytest.mark.chaos

@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import ApiSettings
+from base.connections import progress_client
 from notify import NotificationStore, NotifyConfig
 from progress import ProgressStore, TaskStatus
-from taskrunner.connections import progress_client
 from taskrunner.processes import ALL_QUEUES, stop_process_group
 from taskrunner.sentinel_cluster import SentinelCluster
 from tests.brokers import ROOT, settings_app, start_broker_worker

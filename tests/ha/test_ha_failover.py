@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
+from base.connections import progress_client
 from progress import NotReplicated, ProgressReporter, ProgressStore, TaskStatus
 from progress.reporter import REDIS_DOWN
-from taskrunner.connections import progress_client
 from taskrunner.sentinel_cluster import SentinelCluster
 from tests.ha.conftest import sentinel_settings
 
