@@ -27,6 +27,7 @@ from base.keys import AppKeys
 from base.settings import Settings, get_settings
 from progress import AsyncProgressStore
 from progress.health import VERSION
+from tracking.store import store_config
 
 log = logging.getLogger("api")
 STATIC = Path(__file__).resolve().parent / "static"
@@ -85,7 +86,7 @@ async def _start(cfg: ApiSettings, core: Settings, celery_app: Any) -> ApiState:
     celery_app.loader.import_default_modules()
     client = async_redis_client(location(core, "progress"), max_connections=cfg.redis_max_connections,
                                 health_check_interval=15)
-    store = AsyncProgressStore(client, config=core.store_config())
+    store = AsyncProgressStore(client, config=store_config(core))
     hub = Hub(client, store.keys.channel("*"))
     keys = AppKeys(core.namespace)
     st = ApiState(

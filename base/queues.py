@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kombu import Queue  # type: ignore[attr-defined]
+from kombu import Queue
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +30,8 @@ QUEUES: tuple[QueueSpec, ...] = (
     QueueSpec("backtest", 4, "tasks.backtest."),
 )
 QUEUE_NAMES = tuple(q.name for q in QUEUES)
+#: Every queue, as `celery worker -Q` takes them.
+ALL_QUEUES = ",".join(QUEUE_NAMES)
 DEFAULT_QUEUE = "ai_analysis"
 # Priority steps 0-9 on both transports (kombu's Redis priority lists; RabbitMQ's x-max-priority).
 MAX_PRIORITY = 9
@@ -38,7 +40,7 @@ MAX_PRIORITY = 9
 def kombu_queues() -> tuple[Queue, ...]:
     """The queues as kombu declarations (max priority 9 to match the Redis priority steps)."""
     return tuple(
-        Queue(q.name, routing_key=q.name,  # type: ignore[no-untyped-call]
+        Queue(q.name, routing_key=q.name,
               queue_arguments={"x-max-priority": MAX_PRIORITY})
         for q in QUEUES
     )

@@ -9,7 +9,6 @@ from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from base.embedded_state import recorded_url
-from progress.config import StoreConfig
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -99,11 +98,6 @@ class Settings(BaseSettings):
         """The Redis URL in force: REDIS_URL, else the embedded one `taskrunner up` started in this project's data
         folder (so Python code and `celery` find it with nothing set), else the conventional local default."""
         return self.redis_url or recorded_url(self.home) or DEFAULT_REDIS_URL
-
-    def store_config(self) -> StoreConfig:
-        """The progress store's part of the settings."""
-        return StoreConfig(namespace=self.namespace, retention_s=self.retention_s, timezone=self.timezone,
-                           min_replicas=self.redis_min_replicas, replica_timeout_ms=self.redis_replica_timeout_ms)
 
 
 @lru_cache(maxsize=1)

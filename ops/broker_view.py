@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from amqp.exceptions import NotFound  # type: ignore[import-untyped]
+from amqp.exceptions import NotFound
 from celery import Celery
 
 _SCAN_CHUNK = 500
@@ -40,7 +40,8 @@ class BrokerView:
         """A view on the app's broker (RedisBrokerView or AmqpBrokerView), closed on exit."""
         with app.connection_for_read() as conn:
             # Fail fast: a health check or a sweep must answer, not retry for minutes while the broker is down.
-            conn.ensure_connection(max_retries=1, interval_start=0.2, interval_step=0.2, timeout=5)
+            conn.ensure_connection(max_retries=1, interval_start=0.2, interval_step=0.2,  # type: ignore[arg-type]
+                                   timeout=5)  # kombu takes fractions of a second; the stubs say int
             if conn.transport.driver_type == "amqp":
                 yield AmqpBrokerView(conn)
             else:

@@ -19,34 +19,13 @@ from kombu.exceptions import OperationalError
 from kombu.utils.url import sanitize_url
 from pydantic import ValidationError
 
-from base.connections import ConnectionSettingError, location, progress_client, require_reachable
+from base.connections import ConnectionSettingError
 from base.settings import get_settings
-from progress import InvalidTransition, ProgressError, ProgressStore, TaskNotFound, TaskStatus
+from progress import InvalidTransition, ProgressError, TaskNotFound, TaskStatus
 from taskrunner.cli_errors import CliError, one_line
+from taskrunner.connect import open_store, resolve_redis_url
 from taskrunner.redis_server import EmbeddedRedis, server_identity
 from taskrunner.task_ids import resolve_task_id
-
-
-def resolve_redis_url() -> str:
-    """REDIS_URL when set; otherwise the embedded Redis, started if needed (and exported to child processes)."""
-    settings = get_settings()
-    if settings.redis_url:
-        return settings.redis_url
-    url, started = EmbeddedRedis(settings.home).ensure()
-    if started:
-        print(f"started embedded Redis at {url} (stop it with `taskrunner redis stop`)", file=sys.stderr)
-    os.environ["REDIS_URL"] = url
-    get_settings.cache_clear()
-    return url
-
-
-def open_store() -> ProgressStore:
-    """The progress store on the resolved Redis (ConnectionSettingError when it is malformed or does not answer)."""
-    resolve_redis_url()
-    settings = get_settings()
-    client = progress_client(settings)
-    require_reachable(location(settings, "progress"), client)
-    return ProgressStore(client, config=settings.store_config())
 
 
 def _print_json(data: object) -> None:

@@ -16,10 +16,10 @@ from typing import Any
 import redis
 from celery.signals import task_rejected, task_unknown
 
-from progress import ProgressError, TaskNotFound
+from progress import ProgressError, ProgressStore, TaskNotFound
 from tracking.dead_letters import RAW_MAX_CHARS, Source, configured_dead_letters
 from tracking.errors import UndeliverableMessage
-from worker.store import progress_store
+from tracking.registry import Tracking, tracking_of, worker_tracking
 
 log = logging.getLogger(__name__)
 
@@ -39,22 +39,30 @@ def message_ids(raw: bytes | str) -> tuple[str | None, str | None]:
 
 
 def dead_letter(raw: bytes | str, reason: str, *, source: Source, queue: str | None = None,
-                task_id: str | None = None, task_name: str | None = None, end_task: bool = True) -> None:
-    """Logs the message once, moves it to the dead-letter list and, if it names a task, ends that task `error`."""
+                task_id: str | None = None, task_name: str | None = None, end_task: bool = True,
+                tracking: Tracking | None = None) -> None:
+    """Logs the message once, moves it to the dead-letter list and, if it names a task, ends that task `error`.
+
+    `tracking`: that of the app whose worker got the message (default: this process's worker app).
+    """
     if task_id is None and task_name is None:
         task_id, task_name = message_ids(raw)
     shown = raw if len(raw) <= 512 else raw[:512]
     log.error("dead-lettered a message from %s (task %s %s): %s; raw: %r", queue or "?", task_name or "-",
               task_id or "-", reason, shown)
-    store = progress_store()
+    tracking = tracking or worker_tracking()
+    if tracking is None:  # no tracked app in this process: the log line above is all there is
+        return
+    store = tracking.store()
     try:
-        configured_dead_letters(store.redis).add(source=source, reason=reason, raw=raw, now_ms=store.now_ms(),
-                                                 queue=queue, task_id=task_id, task_name=task_name)
+        configured_dead_letters(store.redis, tracking.settings()).add(
+            source=source, reason=reason, raw=raw, now_ms=store.now_ms(), queue=queue, task_id=task_id,
+            task_name=task_name)
     except redis.RedisError as exc:
         log.error("could not store the dead letter (%s); its raw body (first %d chars) is in this log: %r",
                   exc, RAW_MAX_CHARS, raw[:RAW_MAX_CHARS])
     if task_id and end_task:
-        end_with_error(task_id, reason, message="not run: dead-lettered")
+        end_with_error(tracking, task_id, reason, message="not run: dead-lettered")
 
 
 def raw_message(message: Any) -> str:
@@ -67,31 +75,38 @@ def raw_message(message: Any) -> str:
     return json.dumps(payload, default=str)
 
 
-@task_rejected.connect
-def _rejected(message: Any = None, exc: BaseException | None = None, **_: Any) -> None:
+def _rejected(sender: Any = None, message: Any = None, exc: BaseException | None = None, **_: Any) -> None:
     """Celery's consumer dropped a message it cannot route (no task header, invalid, disallowed content)."""
-    if message is not None:
+    tracking = tracking_of(getattr(sender, "app", None))  # the sender is the consumer of the worker's app
+    if message is not None and tracking is not None:
         reason = f"rejected by the worker: {type(exc).__name__}: {exc}" if exc else "rejected by the worker: " \
             "not a Celery task message"
         dead_letter(raw_message(message), reason, source="consumer",
-                    queue=(getattr(message, "delivery_info", None) or {}).get("routing_key"))
+                    queue=(getattr(message, "delivery_info", None) or {}).get("routing_key"), tracking=tracking)
 
 
-@task_unknown.connect
-def _unknown(message: Any = None, name: str | None = None, id: str | None = None, **_: Any) -> None:
+def _unknown(sender: Any = None, message: Any = None, name: str | None = None, id: str | None = None,
+             **_: Any) -> None:
     """Celery's consumer dropped a message naming a task this worker does not have (Celery stored FAILURE)."""
-    if message is not None:
+    tracking = tracking_of(getattr(sender, "app", None))
+    if message is not None and tracking is not None:
         dead_letter(raw_message(message), f"unknown task {name!r}: not registered in this worker",
                     source="consumer", queue=(getattr(message, "delivery_info", None) or {}).get("routing_key"),
-                    task_id=id, task_name=name)
+                    task_id=id, task_name=name, tracking=tracking)
 
 
-def end_record(task_id: str, error_message: str, *, message: str) -> bool | None:
+def connect() -> None:
+    """Connects the consumer's handlers (once per process, whatever the number of apps)."""
+    task_rejected.connect(_rejected, weak=False, dispatch_uid="tracking.rejected")
+    task_unknown.connect(_unknown, weak=False, dispatch_uid="tracking.unknown")
+
+
+def end_record(store: ProgressStore, task_id: str, error_message: str, *, message: str) -> bool | None:
     """Ends the task's record `error`: True if this call ended it, False if an end was there first (or Redis
     refused the write, logged), None if there is no record. Never raises."""
     try:
-        return progress_store().apply(task_id, {"status": "error", "message": message,
-                                                "error_message": error_message}).applied
+        return store.apply(task_id, {"status": "error", "message": message,
+                                      "error_message": error_message}).applied
     except TaskNotFound:
         return None
     except (ProgressError, redis.RedisError) as exc:
@@ -99,13 +114,11 @@ def end_record(task_id: str, error_message: str, *, message: str) -> bool | None
         return False
 
 
-def end_with_error(task_id: str, error_message: str, *, message: str) -> None:
+def end_with_error(tracking: Tracking, task_id: str, error_message: str, *, message: str) -> None:
     """Ends the task's record `error` and stores Celery's FAILURE, unless another attempt had ended the record."""
-    if end_record(task_id, error_message, message=message) is False:
+    if end_record(tracking.store(), task_id, error_message, message=message) is False:
         return
-    from worker.celery_app import app
-
     try:
-        app.backend.mark_as_failure(task_id, UndeliverableMessage(error_message))
+        tracking.app.backend.mark_as_failure(task_id, UndeliverableMessage(error_message))
     except Exception as exc:  # a failed result write must not stop the consumer
         log.error("could not store Celery's FAILURE for %s: %s", task_id, exc)

@@ -18,9 +18,10 @@ import redis
 from pydantic import BaseModel, Field, ValidationError
 
 from base.keys import AppKeys
-from base.settings import get_settings
+from base.settings import Settings, get_settings
 from progress.codec import at_ms
 from progress.config import StoreConfig
+from tracking.store import store_config
 
 log = logging.getLogger(__name__)
 # A raw body is kept up to this many characters: enough to see what it was, never a way to fill Redis.
@@ -80,8 +81,8 @@ class DeadLetters:
         return out
 
 
-def configured_dead_letters(client: redis.Redis) -> DeadLetters:
+def configured_dead_letters(client: redis.Redis, settings: Settings | None = None) -> DeadLetters:
     """The dead-letter list on `client` (the progress store's Redis) with the configured cap and TTL."""
-    settings = get_settings()
-    return DeadLetters(client, settings.store_config(), max_entries=settings.dead_letter_max,
+    settings = settings or get_settings()
+    return DeadLetters(client, store_config(settings), max_entries=settings.dead_letter_max,
                        ttl_s=settings.dead_letter_ttl_s)

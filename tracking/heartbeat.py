@@ -18,13 +18,13 @@ from typing import Any
 
 from celery.signals import task_postrun, task_prerun
 
-from base.settings import get_settings
+from tracking.registry import Tracking, tracking_of
 from tracking.task import ProgressTask
-from worker.store import progress_store
 
 log = logging.getLogger(__name__)
 
-_running: set[str] = set()
+# Task id -> the tracking of its app (each app's tasks are refreshed in that app's store).
+_running: dict[str, Tracking] = {}
 _lock = threading.Lock()
 _thread_pid: int | None = None
 
@@ -37,13 +37,17 @@ def running_tasks() -> set[str]:
 
 def beat_once() -> int:
     """Refreshes the heartbeat of every task this process runs; returns how many were refreshed."""
-    ids = running_tasks()
-    if not ids:
-        return 0
-    store = progress_store()
-    now = store.now_ms()
-    changed = store.redis.zadd(store.keys.heartbeats(), dict.fromkeys(ids, now), xx=True, ch=True)
-    return int(changed or 0)
+    with _lock:
+        running = dict(_running)
+    by_app: dict[int, tuple[Tracking, list[str]]] = {}
+    for task_id, tracking in running.items():
+        by_app.setdefault(id(tracking), (tracking, []))[1].append(task_id)
+    changed = 0
+    for tracking, ids in by_app.values():
+        store = tracking.store()
+        now = store.now_ms()
+        changed += int(store.redis.zadd(store.keys.heartbeats(), dict.fromkeys(ids, now), xx=True, ch=True) or 0)
+    return changed
 
 
 def _loop(interval: float) -> None:
@@ -55,7 +59,7 @@ def _loop(interval: float) -> None:
             log.warning("task heartbeat failed", exc_info=True)
 
 
-def _ensure_thread() -> None:
+def _ensure_thread(interval: float) -> None:
     """Starts this process's heartbeat thread once (after fork: a prefork child starts its own)."""
     global _thread_pid
     if _thread_pid == os.getpid():
@@ -64,21 +68,25 @@ def _ensure_thread() -> None:
         if _thread_pid == os.getpid():
             return
         _running.clear()  # ids inherited from a parent across fork are not ours
-        interval = get_settings().heartbeat_interval_s
         threading.Thread(target=_loop, args=(interval,), name="task-heartbeat", daemon=True).start()
         _thread_pid = os.getpid()
 
 
-@task_prerun.connect
 def _task_started(task_id: str | None = None, task: Any = None, **_: Any) -> None:
-    if task_id and isinstance(task, ProgressTask):
-        _ensure_thread()
+    tracking = tracking_of(getattr(task, "app", None)) if isinstance(task, ProgressTask) else None
+    if task_id and tracking is not None:
+        _ensure_thread(tracking.settings().heartbeat_interval_s)
         with _lock:
-            _running.add(task_id)
+            _running[task_id] = tracking
 
 
-@task_postrun.connect
 def _task_ended(task_id: str | None = None, **_: Any) -> None:
     if task_id:
         with _lock:
-            _running.discard(task_id)
+            _running.pop(task_id, None)
+
+
+def connect() -> None:
+    """Connects the handlers (once per process, whatever the number of apps)."""
+    task_prerun.connect(_task_started, weak=False, dispatch_uid="tracking.heartbeat_started")
+    task_postrun.connect(_task_ended, weak=False, dispatch_uid="tracking.heartbeat_ended")

@@ -1,4 +1,7 @@
-"""Celery signal handlers: create the record when a message is published; cancel it when revoked."""
+"""Celery signal handlers: create the record when a message is published; cancel it when revoked.
+
+Connected by `tracking.install`; each acts only for an app tracking was installed on.
+"""
 
 from __future__ import annotations
 
@@ -8,51 +11,58 @@ from typing import Any
 
 from celery.signals import before_task_publish, task_revoked
 
-from base.queues import queue_for
 from progress import InvalidTransition, ProgressError, TaskNotFound
 from progress.models import is_symbol
+from tracking.registry import Tracking, publishing_tracking, tracking_of
 from tracking.task import ProgressTask
 from tracking.task_types import record_names
-from worker.store import progress_store
 
 log = logging.getLogger(__name__)
+_loaded: set[int] = set()
 
 
-def _tracked(name: str | None) -> ProgressTask | None:
-    from worker.celery_app import app, load_tasks
-
-    if name and name not in app.tasks:
-        load_tasks()  # a client that published by name without importing the task modules
+def _tracked(tracking: Tracking, name: str | None) -> ProgressTask | None:
+    app = tracking.app
+    if name and name not in app.tasks and id(app) not in _loaded:
+        _loaded.add(id(app))
+        app.loader.import_default_modules()  # a client that published by name without importing the task modules
     task = app.tasks.get(name) if name else None
     return task if isinstance(task, ProgressTask) else None
 
 
-@before_task_publish.connect
 def create_record_on_publish(sender: str | None = None, headers: dict[str, Any] | None = None,
-                             body: Any = None, **_: Any) -> None:
+                             body: Any = None, routing_key: str | None = None, **_: Any) -> None:
     """The record exists (status `created`) from the moment the message is sent, so a queued task is visible."""
-    if _tracked(sender) is None or not headers or not headers.get("id"):
+    tracking = publishing_tracking()
+    if tracking is None or _tracked(tracking, sender) is None or not headers or not headers.get("id"):
         return
     kwargs = body[1] if isinstance(body, list | tuple) and len(body) > 1 and isinstance(body[1], dict) else {}
     symbol = kwargs.get("symbol")
+    queue = tracking.queue_of(str(sender)) if tracking.queue_of is not None else routing_key
     try:
-        progress_store().create_task(
+        tracking.store().create_task(
             **record_names(str(sender)),
             symbol=symbol if is_symbol(symbol) else None,
             task_id=str(headers["id"]),
             message="queued",
-            metadata={"queue": queue_for(str(sender))},
+            metadata={"queue": queue} if queue else {},
         )
     except (ProgressError, ValueError) as exc:
         # Never block a publish on bookkeeping: the worker creates the record when it starts the task.
         log.warning("could not create progress record for %s: %s", headers.get("id"), exc)
 
 
-@task_revoked.connect
-def cancel_record_on_revoke(request: Any = None, terminated: bool = False, **_: Any) -> None:
+def cancel_record_on_revoke(sender: Any = None, request: Any = None, terminated: bool = False, **_: Any) -> None:
     """A revoked task (queued or terminated) ends as `cancelled` in its record."""
     task_id = getattr(request, "id", None)
-    if not task_id:
+    tracking = tracking_of(getattr(sender, "app", None))
+    if not task_id or tracking is None:
         return
     with contextlib.suppress(TaskNotFound, InvalidTransition):
-        progress_store().cancel_task(task_id, reason="revoked" + (" (terminated)" if terminated else ""))
+        tracking.store().cancel_task(task_id, reason="revoked" + (" (terminated)" if terminated else ""))
+
+
+def connect() -> None:
+    """Connects the handlers (once per process, whatever the number of apps)."""
+    before_task_publish.connect(create_record_on_publish, weak=False, dispatch_uid="tracking.create_record")
+    task_revoked.connect(cancel_record_on_revoke, weak=False, dispatch_uid="tracking.cancel_record")

@@ -1,31 +1,45 @@
-"""ProgressTask: the Celery base task that ties a task's lifecycle to its progress record."""
+"""ProgressTask: the Celery base task that ties a task's lifecycle to its progress record.
+
+It finds its store and settings through its own app (`tracking.install(app, ...)`), never through a global, so
+several apps in one process each write to their own store, and an app nobody installed tracking on is refused.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import socket
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import redis
 from celery import Task
 from celery.exceptions import Ignore, Retry, SoftTimeLimitExceeded
+from celery.result import AsyncResult
 from kombu.exceptions import OperationalError
 from pydantic import BaseModel, ValidationError
 
-from base.settings import get_settings
-from progress import ProgressError, ProgressReporter, TaskCancelled, TaskNotFound, TaskStatus, UpdateResult
+from base.settings import Settings
+from progress import (
+    ProgressError,
+    ProgressReporter,
+    ProgressStore,
+    TaskCancelled,
+    TaskNotFound,
+    TaskStatus,
+    UpdateResult,
+)
 from progress.errors import TaskSuperseded
 from progress.models import is_symbol, percentage
 from tracking.errors import InvalidTaskArguments, is_out_of_memory
+from tracking.registry import Tracking, publishing, require
 from tracking.task_types import record_names
-from worker.store import progress_store
 
 PROGRESS_STATE = "PROGRESS"
 log = logging.getLogger(__name__)
 
 
-class ProgressTask(Task):  # type: ignore[misc]
+class ProgressTask(Task[Any, Any]):
     """A task whose record follows it: created at publish, running, completed / error / cancelled; retries shown.
 
     Subclasses (via `@app.task(base=ProgressTask, bind=True, args_model=Model)`) get `self.progress`, a throttled
@@ -45,7 +59,18 @@ class ProgressTask(Task):  # type: ignore[misc]
         reporter = getattr(self.request, "progress", None)
         if reporter is None:
             raise RuntimeError(f"{self.name}: progress is only available while the task runs in a worker")
-        return reporter  # type: ignore[no-any-return]
+        return reporter  # type: ignore[no-any-return]  # set by __call__ on Celery's per-call request
+
+    @property
+    def tracking(self) -> Tracking:
+        """The tracking installed on this task's app (RuntimeError naming the fix when there is none)."""
+        return require(self.app)
+
+    def _store(self) -> ProgressStore:
+        return self.tracking.store()
+
+    def _settings(self) -> Settings:
+        return self.tracking.settings()
 
     # --- publishing ---------------------------------------------------------------------------------------------
 
@@ -65,16 +90,20 @@ class ProgressTask(Task):  # type: ignore[misc]
         except ValidationError as exc:
             raise InvalidTaskArguments.from_validation(self.name, exc) from None
 
-    def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+    def apply_async(self, args: tuple[Any, ...] | list[Any] | None = None, kwargs: dict[str, Any] | None = None,
+                    task_id: str | None = None, producer: Any = None, link: Any = None, link_error: Any = None,
+                    shadow: str | None = None, **options: Any) -> AsyncResult[Any]:
         """Publishes after validating the arguments, so a bad call fails in the caller at once.
 
         What is published is the model's JSON dump, defaults filled in, exactly as the HTTP API publishes it: a
         default lives in one place (the argument model), and Python calls may leave out what HTTP calls may.
-        A publish that fails is handled by the app's send_task (worker/celery_app.py), whichever way it was sent.
+        A publish that fails is handled by the app's send_task (tracking/app_class.py), whichever way it was sent.
         """
         if self.args_model is not None:
             args, kwargs = (), self.validate_arguments(args, kwargs).model_dump(mode="json")
-        return super().apply_async(args, kwargs, **options)
+        with publishing(self.app):  # so the publish handler records it in this app's store, not another app's
+            return super().apply_async(None if args is None else tuple(args), kwargs, task_id, producer, link,
+                                       link_error, shadow, **options)
 
     # --- running ------------------------------------------------------------------------------------------------
 
@@ -82,11 +111,10 @@ class ProgressTask(Task):  # type: ignore[misc]
         req = self.request
         if req.called_directly or not req.id:
             return self.run(*args, **kwargs)
-        store = progress_store()
         reporter = ProgressReporter(
-            store, req.id, interval=get_settings().progress_interval_s, on_write=self._mirror
+            self._store(), req.id, interval=self._settings().progress_interval_s, on_write=self._mirror
         )
-        req.progress = reporter
+        req.progress = reporter  # type: ignore[attr-defined]  # Celery's request context takes any attribute
         try:
             self._begin(reporter)
         except TaskCancelled:
@@ -121,7 +149,7 @@ class ProgressTask(Task):  # type: ignore[misc]
             reporter.retrying(f"{type(reason).__name__}: {reason}", countdown)
             raise
         except SoftTimeLimitExceeded:
-            reporter.fail(f"time limit of {self.soft_time_limit or get_settings().soft_time_limit_s}s exceeded")
+            reporter.fail(f"time limit of {self.soft_time_limit or self._settings().soft_time_limit_s}s exceeded")
             raise
         except Exception as exc:
             reporter.fail(f"{type(exc).__name__}: {exc}")
@@ -136,7 +164,7 @@ class ProgressTask(Task):  # type: ignore[misc]
             return
         # If the parent was deleted or never recorded, the child's own record is what matters.
         with contextlib.suppress(ProgressError):
-            progress_store().apply(str(parent), {
+            self._store().apply(str(parent), {
                 "status": "running", "soft": True, "incr": 1,
                 "details": {f"child:{self.request.id}": {"task": self.name, "status": reporter.last.status.value,
                                                          "symbol": kwargs.get("symbol")}},
@@ -148,7 +176,7 @@ class ProgressTask(Task):  # type: ignore[misc]
         try:
             reporter.start(message="running", worker=worker)
         except TaskNotFound:
-            progress_store().create_task(**record_names(self.name), task_id=self.request.id,
+            self._store().create_task(**record_names(self.name), task_id=self.request.id,
                                          **_record_fields(self.request.kwargs))
             reporter.start(message="running", worker=worker)
 
@@ -163,19 +191,20 @@ class ProgressTask(Task):  # type: ignore[misc]
             self._repeat_end()
             raise Ignore()
         # Stored the way Celery stores a revoke (a TaskRevokedError), so AsyncResult.get() raises it cleanly.
-        self.backend.mark_as_revoked(self.request.id, reason="cancelled", request=self.request)
+        self.backend.mark_as_revoked(str(self.request.id), reason="cancelled", request=self.request)
         raise Ignore()
 
     def _repeat_end(self) -> None:
         """Stores in Celery's backend the end another attempt wrote to the record (completed or error)."""
-        rec = progress_store().get_task_status(self.request.id)
+        task_id = str(self.request.id)
+        rec = self._store().get_task_status(task_id)
         if rec is None:
             return
         if rec.status is TaskStatus.COMPLETED:
             # Celery never overwrites a stored SUCCESS, so the attempt's own return value wins if it got stored.
-            self.backend.mark_as_done(self.request.id, rec.results, request=self.request)
+            self.backend.mark_as_done(task_id, rec.results, request=self.request)
         else:
-            self.backend.mark_as_failure(self.request.id, RuntimeError(rec.error_message or rec.current_status),
+            self.backend.mark_as_failure(task_id, RuntimeError(rec.error_message or rec.current_status),
                                          request=self.request)
 
     def _mirror(self, result: UpdateResult) -> None:
@@ -186,7 +215,7 @@ class ProgressTask(Task):  # type: ignore[misc]
         """
         if result.status.is_terminal:
             return
-        meta = {
+        meta: dict[str, Any] = {
             "current": result.progress.current,
             "total": result.progress.total,
             "percentage": result.progress.percentage,
@@ -197,15 +226,15 @@ class ProgressTask(Task):  # type: ignore[misc]
             self.send_event("task-progress", **meta)
 
 
-def mark_not_queued(task_id: str, exc: Exception) -> None:
+def mark_not_queued(store: ProgressStore, task_id: str, exc: Exception) -> None:
     """Ends the record of a task whose message never reached the broker (a no-op if there is none)."""
     down = isinstance(exc, OperationalError | ConnectionError | OSError | redis.ConnectionError | redis.TimeoutError)
     # Worded as the HTTP API words its 503, so a record says the same whichever way the task was enqueued.
     reason = ("Redis out of memory" if is_out_of_memory(exc) else
               "message broker unavailable" if down else "publish failed")
     try:
-        progress_store().apply(task_id, {"status": "error", "message": "not queued",
-                                         "error_message": f"{reason}, task not queued: {type(exc).__name__}: {exc}"})
+        store.apply(task_id, {"status": "error", "message": "not queued",
+                              "error_message": f"{reason}, task not queued: {type(exc).__name__}: {exc}"})
     except (ProgressError, redis.RedisError) as err:
         # Redis itself is down (no record was written) or the record is gone: the caller's error says it all.
         log.warning("could not mark %s as not queued: %s", task_id, err)
@@ -228,7 +257,7 @@ def _done_message(reporter: ProgressReporter) -> str:
     return "completed"
 
 
-def _record_fields(kwargs: dict[str, Any] | None) -> dict[str, Any]:
+def _record_fields(kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
     """Record fields a task's keyword arguments provide (its symbol)."""
     symbol = (kwargs or {}).get("symbol")
     # A symbol the record cannot hold is left out: the arguments' own validation then says what is wrong with it.

@@ -47,7 +47,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # Garbage on a queue's list is dead-lettered and a refused delivery at maxmemory waits (tracking/transport.py).
         **broker_transport(conn["broker_url"]),
         # A result write refused (Redis restarting, or at maxmemory) is retried for about two minutes, as the
-        # progress reporter retries a final write, instead of failing the task (worker/celery_app.py).
+        # progress reporter retries a final write, instead of failing the task (tracking/app_class.py).
         "result_backend_always_retry": True,
         "result_backend_max_retries": 70,
         "result_backend_max_sleep_between_retries_ms": 2000,

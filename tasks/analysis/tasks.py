@@ -32,10 +32,10 @@ from tasks.analysis.args import (
     SentimentArgs,
     TechnicalArgs,
 )
-from tasks.analysis.bars import bars_for
 from tasks.analysis.models import InsufficientData, ModelSignal, NoUsableModel, consensus
 from tasks.analysis.models import run_model as compute_model
 from tasks.analysis.store import DEFAULT_TTL_S, analysis_results, now_ms
+from tasks.market.bars import bars_for
 from tracking.task import ProgressTask
 from worker import app
 from worker.store import progress_store
@@ -98,7 +98,7 @@ def stock_technical_analysis(self: ProgressTask, symbol: str, period: PeriodName
                    "first_date": data.bars[0].date.isoformat(), "as_of": data.bars[-1].date.isoformat(),
                    "close": closes[-1], "indicators": indicators, "signal": ta.signal, "score": ta.score,
                    "reasons": ta.reasons}
-        return store_result(self.request.id, "technical", payload, ttl_s=ttl_s, user_id=user_id)
+        return store_result(str(self.request.id), "technical", payload, ttl_s=ttl_s, user_id=user_id)
 
 
 # --- sentiment ------------------------------------------------------------------------------------------------
@@ -115,7 +115,7 @@ def sentiment_analysis(self: ProgressTask, headlines: list[str], symbol: str | N
         self.progress.update(i, message=f"scored {i}/{n} headlines")
     report: SentimentReport = aggregate(scored)
     payload = {"symbol": symbol, **report.model_dump(mode="json")}
-    return store_result(self.request.id, "sentiment", payload, ttl_s=ttl_s, user_id=user_id)
+    return store_result(str(self.request.id), "sentiment", payload, ttl_s=ttl_s, user_id=user_id)
 
 
 # --- multi-model ----------------------------------------------------------------------------------------------

@@ -16,8 +16,8 @@ from quant import StrategyParams, optimize_portfolio, risk_metrics, run_backtest
 from quant.montecarlo import drawdown_summary, estimate_gbm, simulate_paths, simulate_terminal
 from quant.performance import TRADING_DAYS_PER_YEAR
 from tasks.backtest.args import BacktestArgs, MonteCarloArgs, Objective, PortfolioArgs
-from tasks.backtest.bars import PriceSeries, load_closes, user_series
 from tasks.backtest.curve import MAX_CURVE_POINTS, keep_indices
+from tasks.market.bars import PriceSeries, load_closes, user_series
 from tracking.errors import TransientError
 from tracking.task import ProgressTask
 from worker import app

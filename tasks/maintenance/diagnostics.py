@@ -47,9 +47,12 @@ class FlakyArgs(BaseModel):
     failures: int = Field(ge=0, le=5, description="attempts that fail before one succeeds")
 
 
-@app.task(base=ProgressTask, bind=True, name="tasks.diagnostics.flaky", args_model=FlakyArgs,
-          autoretry_for=(TransientError,), retry_backoff=0.1, retry_backoff_max=1, retry_jitter=False,
-          max_retries=5)
+# Celery takes a fractional backoff factor (tenths of a second here); the stubs allow only whole seconds.
+_FAST_RETRY: dict[str, Any] = {"autoretry_for": (TransientError,), "retry_backoff": 0.1, "retry_backoff_max": 1,
+                               "retry_jitter": False, "max_retries": 5}
+
+
+@app.task(base=ProgressTask, bind=True, name="tasks.diagnostics.flaky", args_model=FlakyArgs, **_FAST_RETRY)
 def flaky(self: ProgressTask, failures: int) -> dict[str, Any]:
     """Fails with a transient error `failures` times, then succeeds (exercises retry with backoff)."""
     attempt = self.request.retries + 1

@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 NOTIFY_TASK = "tasks.notifications.send_realtime_notification"
 # Bars written per round trip: small enough that progress moves through a 5-year history, large enough to be cheap.
 STORE_CHUNK = 50
-_RETRY = {"autoretry_for": (TransientError,), "retry_backoff": True, "retry_backoff_max": 60, "max_retries": 3}
+_RETRY: dict[str, Any] = {"autoretry_for": (TransientError,), "retry_backoff": True, "retry_backoff_max": 60,
+                          "max_retries": 3}
 
 
 class FetchResult(BaseModel):
@@ -144,7 +145,7 @@ def update_all_stock_prices(self: ProgressTask, symbols: list[str] | None = None
     result = chord(group(children), callback).apply_async()
     # From here the children and the callback own this record; writing to it again could undo their counts.
     self.progress.handoff()
-    return {"batch": result.parent.id if result.parent is not None else None, "callback": result.id,
+    return {"batch": getattr(result.parent, "id", None), "callback": result.id,
             "parent_task_id": parent, "children": [c.id for c in children], "symbols": watch}
 
 

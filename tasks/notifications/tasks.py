@@ -157,7 +157,7 @@ def daily_summary_report(self: ProgressTask, user_id: str, email: str | None = N
     (and an email if asked)."""
     self.progress.define_steps(["count", "notify", "email"])
     with self.progress.step("count"):
-        summary = daily_summary(progress_store(), exclude={self.request.id}, owner=scope_user_id)
+        summary = daily_summary(progress_store(), exclude={str(self.request.id)}, owner=scope_user_id)
     kind, title, text = render(summary)
     with self.progress.step("notify"):
         # Keyed by the task, so a retry after a failed email does not notify twice.

@@ -30,7 +30,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from base.queues import ALL_QUEUES
 from taskrunner.redis_server import RedisServer
+from tracking.store import store_config
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -51,7 +53,6 @@ FAST_ENV = {
     # Random pool-process kills may hit one task several times: that is not a poison pill (its test sets its own).
     "TASKRUNNER_MAX_WORKER_DEATHS": "10",
 }
-ALL_QUEUES = "notifications,market_data,ai_analysis,backtest"
 
 
 class Figures:
@@ -271,7 +272,7 @@ def cluster() -> Iterator[Cluster]:
     base = server.url.rsplit("/", 1)[0]
     saved = _redirect(base)
     app = chaos_app(base, visibility_timeout_s=int(FAST_ENV["TASKRUNNER_VISIBILITY_TIMEOUT_S"]))
-    store = ProgressStore.from_url(f"{base}/2", config=get_settings().store_config())
+    store = ProgressStore.from_url(f"{base}/2", config=store_config(get_settings()))
     cl = Cluster(server=server, app=app, store=store)
     try:
         yield cl

@@ -19,11 +19,11 @@ import pytest
 import redis
 from celery import Celery
 
-from base.queues import QUEUE_NAMES, QUEUES
+from base.queues import ALL_QUEUES, QUEUE_NAMES, QUEUES
 from ops.broker_view import BrokerView
 from ops.stale_sweep import sweep_lost_messages, sweep_stale
 from progress import ProgressStore, TaskStatus
-from taskrunner.processes import ALL_QUEUES, stop_process_group
+from taskrunner.processes import stop_process_group
 from tests.brokers import ROOT, start_broker_worker
 from tests.helpers import wait_until
 from tests.rabbitmq.conftest import broker_app, broker_env
