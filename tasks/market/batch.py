@@ -27,8 +27,7 @@ class BatchSummary(BaseModel):
     records_skipped: int
     success_rate: float
     per_symbol: dict[str, SymbolOutcome]
-    # A mapping, not a list: the progress store's Lua JSON would turn an empty list into {} in the results.
-    failures: dict[str, str]
+    failures: dict[str, str]  # symbol -> why it failed
 
 
 def _outcome(result: dict[str, Any]) -> SymbolOutcome:

@@ -67,8 +67,7 @@ def download(provider: PriceProvider, symbol: str, period: Period, end: dt.date 
 def check_bars(symbol: str, bars: Sequence[Bar], today: dt.date) -> CheckedBars:
     """Keeps bars of `symbol` on TSE trading days up to `today`, once per day; says why the others were refused."""
     kept: dict[dt.date, Bar] = {}
-    # A mapping, not a list: the progress store's Lua JSON turns an empty list into {} in the stored results.
-    invalid: dict[str, str] = {}
+    invalid: dict[str, str] = {}  # day -> why its first refused bar was refused
     refused = 0
     for bar in bars:
         if bar.symbol != symbol:

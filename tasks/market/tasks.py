@@ -188,9 +188,8 @@ def price_alert_monitor(self: ProgressTask) -> dict[str, Any]:
     alerts, invalid = load_alerts()
     prices = bar_store().last_prices()
     armed = set(unfired([a.id for a in alerts]))
-    # Mappings rather than lists: the progress store's Lua JSON would turn an empty list into {} in the results.
-    fired: dict[str, dict[str, Any]] = {}
-    no_price: dict[str, str] = {}
+    fired: dict[str, dict[str, Any]] = {}  # alert id -> what fired it
+    no_price: dict[str, str] = {}  # alert id -> its symbol, which has no stored price yet
     self.progress.update(0, total=len(alerts), message=f"checking {len(alerts)} alerts")
     for done, alert in enumerate(alerts, start=1):
         price = prices.get(alert.symbol)
