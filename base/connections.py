@@ -22,7 +22,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.sentinel import Sentinel as AsyncSentinel
 from redis.sentinel import Sentinel
 
-from base.settings import DEFAULT_REDIS_URL, Settings
+from base.settings import Settings
 
 Role = Literal["redis", "progress", "broker", "result"]
 REDIS_SCHEMES = ("redis", "rediss", "unix", "sentinel")
@@ -83,7 +83,7 @@ def _setting_name(settings: Settings, role: Role) -> tuple[str, str]:
                 "result": ("TASKRUNNER_RESULT_BACKEND", settings.result_backend)}.get(role)
     if override is not None and override[1]:
         return override[0], override[1]
-    return "REDIS_URL", settings.redis_url or DEFAULT_REDIS_URL
+    return "REDIS_URL", settings.effective_redis_url
 
 
 def location(settings: Settings, role: Role) -> Location:
