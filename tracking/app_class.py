@@ -19,7 +19,7 @@ from kombu.exceptions import OperationalError
 
 from tracking.errors import is_out_of_memory
 from tracking.registry import publishing, tracking_of
-from tracking.task import ProgressTask, mark_not_queued
+from tracking.task import mark_not_queued, tracked_task
 
 
 class BrokerOutOfMemory(OperationalError):
@@ -40,7 +40,7 @@ class TrackedCelery(Celery):
                 return super().send_task(name, args, kwargs, **options)
         except Exception as exc:
             tracking = tracking_of(self)
-            if tracking is not None and isinstance(self.tasks.get(name), ProgressTask):
+            if tracking is not None and tracked_task(tracking, name) is not None:
                 mark_not_queued(tracking.store(), str(options["task_id"]), exc)
             if is_out_of_memory(exc):
                 raise BrokerOutOfMemory(f"task not queued: Redis is out of memory (maxmemory reached, it refuses "

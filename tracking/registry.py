@@ -45,6 +45,11 @@ def tracking_of(app: Any) -> Tracking | None:
     return next((t for t in _installed if t.app is app), None)
 
 
+def installed() -> list[Tracking]:
+    """Every tracked app's tracking, in the order installed."""
+    return list(_installed)
+
+
 def require(app: Any) -> Tracking:
     """The tracking installed on `app`; RuntimeError saying what to call when there is none."""
     found = tracking_of(app)

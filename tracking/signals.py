@@ -13,28 +13,18 @@ from celery.signals import before_task_publish, task_revoked
 
 from progress import InvalidTransition, ProgressError, TaskNotFound
 from progress.models import is_symbol
-from tracking.registry import Tracking, publishing_tracking, tracking_of
-from tracking.task import ProgressTask
+from tracking.registry import publishing_tracking, tracking_of
+from tracking.task import tracked_task
 from tracking.task_types import record_names
 
 log = logging.getLogger(__name__)
-_loaded: set[int] = set()
-
-
-def _tracked(tracking: Tracking, name: str | None) -> ProgressTask | None:
-    app = tracking.app
-    if name and name not in app.tasks and id(app) not in _loaded:
-        _loaded.add(id(app))
-        app.loader.import_default_modules()  # a client that published by name without importing the task modules
-    task = app.tasks.get(name) if name else None
-    return task if isinstance(task, ProgressTask) else None
 
 
 def create_record_on_publish(sender: str | None = None, headers: dict[str, Any] | None = None,
                              body: Any = None, routing_key: str | None = None, **_: Any) -> None:
     """The record exists (status `created`) from the moment the message is sent, so a queued task is visible."""
     tracking = publishing_tracking()
-    if tracking is None or _tracked(tracking, sender) is None or not headers or not headers.get("id"):
+    if tracking is None or tracked_task(tracking, sender) is None or not headers or not headers.get("id"):
         return
     kwargs = body[1] if isinstance(body, list | tuple) and len(body) > 1 and isinstance(body[1], dict) else {}
     symbol = kwargs.get("symbol")

@@ -32,10 +32,11 @@ from progress import (
 from progress.errors import TaskSuperseded
 from progress.models import is_symbol, percentage
 from tracking.errors import InvalidTaskArguments, is_out_of_memory
-from tracking.registry import Tracking, publishing, require
+from tracking.registry import Tracking, installed, publishing, require
 from tracking.task_types import record_names
 
 PROGRESS_STATE = "PROGRESS"
+_loaded: set[int] = set()
 log = logging.getLogger(__name__)
 
 
@@ -262,3 +263,22 @@ def _record_fields(kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
     symbol = (kwargs or {}).get("symbol")
     # A symbol the record cannot hold is left out: the arguments' own validation then says what is wrong with it.
     return {"symbol": symbol} if is_symbol(symbol) else {}
+
+
+def tracked_task(tracking: Tracking, name: str | None) -> ProgressTask | None:
+    """The ProgressTask a tracked app publishes under this name, or None (not ours to record)."""
+    if not name:
+        return None
+    app = tracking.app
+    if not app.finalized:
+        # Looking the name up in the publisher's registry would finalize its app, and Celery then adds the registered
+        # task's own options (its time limits) to that app's later publishes by name, over the worker's. Another
+        # tracked app that has the task answers first (a second app of the project's class, publishing by name).
+        for other in installed():
+            if other.app is not app and isinstance(task := other.app.tasks.get(name), ProgressTask):
+                return task
+    if name not in app.tasks and id(app) not in _loaded:
+        _loaded.add(id(app))
+        app.loader.import_default_modules()  # a client that published by name without importing the task modules
+    task = app.tasks.get(name)
+    return task if isinstance(task, ProgressTask) else None

@@ -248,14 +248,14 @@ def _restore(saved: dict[str, str | None]) -> None:
 
 
 def chaos_app(broker_base: str, **overrides: Any) -> Celery:
-    """A Celery app configured exactly like `worker.app` (celery_config), but for the Redis at `broker_base`."""
-    from celery import Celery
-
+    """A Celery app configured exactly like `worker.app` (its class, so tracked; celery_config), but for the Redis at
+    `broker_base`."""
     from base.settings import Settings
+    from worker.celery_app import TaskrunnerCelery
     from worker.config import celery_config
 
     settings = Settings(redis_url=f"{broker_base}/1", **overrides)
-    app = Celery("taskrunner-chaos", set_as_current=False)
+    app = TaskrunnerCelery("taskrunner-chaos", set_as_current=False)
     app.config_from_object(celery_config(settings))
     return app
 
@@ -267,7 +267,7 @@ def cluster() -> Iterator[Cluster]:
     from progress import ProgressStore
     from worker import load_tasks
 
-    load_tasks()  # the publish hook recognises tracked tasks by name in worker.app's registry
+    load_tasks()  # the publish hook recognises tracked tasks by name in the publishing app's registry
     server = RedisServer(Path(tempfile.mkdtemp(prefix="taskrunner-chaos-redis-"))).start()
     base = server.url.rsplit("/", 1)[0]
     saved = _redirect(base)
