@@ -6,7 +6,7 @@ bucket's counts, indexes, heartbeats, ...) hash to one Redis Cluster slot, and t
 cluster's primaries. With one bucket (the default) every key sits in `{<ns>:0}`: one slot, as on a single Redis.
 
 Every progress name starts with `{<ns>:`, and nothing else the app names does (notifications and the app's keys
-start with `<ns>:`, see taskrunner/keys.py), so no task id can name another feature's key or channel: the id only
+start with `<ns>:`, see base/keys.py), so no task id can name another feature's key or channel: the id only
 ever follows `}:task:`, `}:events:` or `}:chan:`. crc32 (zlib's, the IEEE polynomial) is stable across processes,
 machines and Python versions, unlike `hash()`; changing the number of buckets moves tasks, which is why the layout
 (version and bucket count) is stored (`layout`) and checked at start.

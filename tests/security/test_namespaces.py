@@ -13,10 +13,10 @@ import redis
 from hypothesis import given
 from hypothesis import strategies as st
 
+from base.keys import AppKeys
 from notify import NotificationStore
 from progress import ProgressStore
 from progress.keys import TASK_ID_PATTERN, Keys, check_task_id
-from taskrunner.keys import AppKeys
 
 TASK_IDS = st.from_regex(TASK_ID_PATTERN.replace("+$", "{1,60}$"), fullmatch=True)
 USER_IDS = st.from_regex(r"^[A-Za-z0-9_.@+-]{1,40}$", fullmatch=True)
