@@ -54,7 +54,7 @@ def test_a_running_steps_elapsed_ms_follows_the_clock_and_an_ended_steps_stays_a
 ) -> None:
     clock = Clock()
     st = _store(redis_client, clock)
-    tid, rep = _running(st, ["download", "store"])
+    tid, _ = _running(st, ["download", "store"])
     st.apply(tid, {"step": {"action": "start", "name": "download"}})
 
     clock.t += 2.5
