@@ -115,14 +115,15 @@ if step ~= nil then
     end
     if step.timeout_ms ~= nil then found.timeout_ms = step.timeout_ms end
     if step.message ~= nil then found.message = step.message end
-    if step.error ~= nil then found.error = step.error end
     if step.action == 'start' then
       found.status = 'running'; found.started_at = now
-    elseif step.action == 'timeout' then
-      if found.status == 'running' then found.status = 'timeout' end  -- the sweep's flag; the step may yet end
+    elseif step.action == 'timeout' and found.status == 'running' then
+      found.status = 'timeout'  -- the sweep's flag: past its timeout_ms, the step may yet end
+      if step.error ~= nil then found.error = step.error end
     elseif step.action == 'complete' or step.action == 'fail' then
       found.status = (step.action == 'complete') and 'success' or 'error'
       found.completed_at = now
+      if step.error ~= nil then found.error = step.error end
       if found.started_at then found.elapsed_ms = now - found.started_at end
       -- A step that ran past its timeout ends `timeout`, not `success`, whether or not the sweep saw it running.
       local limit = found.timeout_ms
