@@ -13,7 +13,16 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from api import errors, log_redaction, routes_enqueue, routes_notifications, routes_stream, routes_tasks, routes_topics
+from api import (
+    errors,
+    log_redaction,
+    routes_enqueue,
+    routes_notifications,
+    routes_steps,
+    routes_stream,
+    routes_tasks,
+    routes_topics,
+)
 from api.auth import Authenticator
 from api.auth_limit import AuthFailureLimiter
 from api.dashboard_feed import DashboardFeed
@@ -59,6 +68,7 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes)
     for module in (routes_tasks, routes_enqueue, routes_stream, routes_topics, routes_notifications):
         app.include_router(module.router)
+    app.include_router(routes_steps.router)  # seed 002's step endpoints
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -67,3 +67,15 @@ def timeout_text(step: Step, now_ms: int) -> str:
     """Says which step ran past its timeout, by how much."""
     return (f"step {step.name!r} timed out: running {live_elapsed_ms(step, now_ms)} ms, "
             f"over its timeout of {step.timeout_ms} ms")
+
+
+def current_step(steps: Iterable[Step]) -> int:
+    """The number of the step started last (seed 002's current_step); 0 before any started."""
+    started = [s for s in steps if s.started_at is not None]
+    return max(started, key=lambda s: (s.started_at, s.step)).step if started else 0
+
+
+def all_succeeded(steps: Iterable[Step]) -> bool:
+    """Whether every step has ended and none failed (a step that ended late, `timeout`, did its work)."""
+    listed = list(steps)
+    return bool(listed) and all(s.completed_at is not None and s.status != "error" for s in listed)
