@@ -16,7 +16,10 @@ from fastapi.staticfiles import StaticFiles
 from api import (
     errors,
     log_redaction,
+    probes,
+    routes_detail,
     routes_enqueue,
+    routes_metrics,
     routes_notifications,
     routes_steps,
     routes_stream,
@@ -34,6 +37,7 @@ from api.stats import SocketStats
 from progress import AsyncProgressStore
 from progress.health import VERSION
 from taskrunner.connections import async_redis_client, location
+from taskrunner.json_logs import use_json
 from taskrunner.keys import AppKeys
 from taskrunner.settings import Settings, get_settings
 
@@ -47,6 +51,8 @@ def create_app(
     """A new app; Redis connections are opened in its lifespan (so each event loop gets its own)."""
     cfg = settings or ApiSettings()
     log_redaction.install()  # before anything is logged: `?token=` must never reach the log
+    if (core or get_settings()).log_format == "json":
+        use_json(logging.getLogger(name) for name in ("", *log_redaction.LOGGERS))
     auth = _authenticator(cfg)
 
     @asynccontextmanager
@@ -66,7 +72,8 @@ def create_app(
     app.state.settings = cfg
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes)
-    for module in (routes_tasks, routes_enqueue, routes_stream, routes_topics, routes_notifications):
+    for module in (routes_tasks, routes_enqueue, routes_stream, routes_topics, routes_notifications, routes_detail,
+                   routes_metrics, probes):
         app.include_router(module.router)
     app.include_router(routes_steps.router)  # seed 002's step endpoints
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

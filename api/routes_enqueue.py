@@ -12,10 +12,11 @@ from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import Caller, forbidden
+from api.auth import Caller, Principal, forbidden
 from api.ownership import check_references, with_caller_defaults
 from api.state import ApiState, State
 from worker.base import ProgressTask
+from worker.enqueue_metadata import enqueue_metadata
 from worker.ownership import internal_reason
 from worker.queues import queue_for
 from worker.task_types import record_names
@@ -102,6 +103,20 @@ async def enqueue(
 ) -> Enqueued:
     """Validates the arguments, checks every task and user they name against the caller, records the task (owned
     by the calling user) and publishes it."""
+    task_id = await publish(st, who, name, arguments)
+    return Enqueued(
+        task_id=task_id, task_name=name, queue=queue_for(name),
+        status_url=str(request.url_for("task_status", task_id=task_id)),
+        ws_url=_ws(str(request.url_for("task_socket", task_id=task_id))),
+        sse_url=str(request.url_for("task_events", task_id=task_id)),
+    )
+
+
+async def publish(st: ApiState, who: Principal, name: str, arguments: dict[str, Any], *,
+                  retry_of: str | None = None, owner: str | None = None) -> str:
+    """Enqueues task `name` for the caller as POST /api/tasks/{name} does (403 internal, 404 unknown, 422 bad
+    arguments, 403 foreign references, 503 broker down); the new task's id. A retry names the task it replaces and
+    keeps its owner."""
     why = _internal(st).get(name)
     if why is not None:
         raise forbidden(f"{name} is internal ({why}); it cannot be enqueued over HTTP")
@@ -115,9 +130,8 @@ async def enqueue(
     task_id = str(uuid.uuid4())
     symbol = kwargs.get("symbol") if isinstance(kwargs.get("symbol"), str) else None
     # Created here, not only by the publish hook, so the record names its owner before anyone can watch it.
-    metadata = {"queue": queue_for(name), "requested_via": "api"}
-    if who.user_id:
-        metadata["user_id"] = who.user_id
+    metadata = {"queue": queue_for(name), "requested_via": "api",
+                **enqueue_metadata(kwargs, retry_of=retry_of, owner=owner or who.user_id)}
     await st.store.create_task(**record_names(name), symbol=symbol or None, metadata=metadata, task_id=task_id,
                                message="queued")
     try:
@@ -127,12 +141,7 @@ async def enqueue(
         log.error("enqueue %s failed: %s", name, reason)
         await st.store.update_progress(task_id, status="error", message="not queued", error_message=reason)
         raise HTTPException(503, detail=reason) from None
-    return Enqueued(
-        task_id=task_id, task_name=name, queue=queue_for(name),
-        status_url=str(request.url_for("task_status", task_id=task_id)),
-        ws_url=_ws(str(request.url_for("task_socket", task_id=task_id))),
-        sse_url=str(request.url_for("task_events", task_id=task_id)),
-    )
+    return task_id
 
 
 def _ws(url: str) -> str:

@@ -11,6 +11,7 @@ from pydantic import model_validator
 from api.auth import Caller, Operator, Principal, forbidden
 from api.state import ApiState, State
 from progress import CreatedTask, HealthReport, TaskCreate, TaskList, TaskRecord, TaskStatus, TaskUpdate, UpdateResult
+from progress.cascade import acancel_tree
 
 router = APIRouter(prefix="/internal", tags=["tasks"])
 TaskId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:-]+$", description="task id")]
@@ -98,7 +99,8 @@ async def _operate(st: ApiState, who: Principal, task_id: str, action: str) -> U
     if action == "resume" and record.status is not TaskStatus.PAUSED:
         return _conflict(f"cannot resume a task in status {record.status.value}", record.status)
     if action == "cancel":
-        result = await st.store.cancel_task(task_id, reason="cancelled by " + (who.user_id or "a service"))
+        # Children of a batch or chord first (progress.cascade), then the task itself.
+        result = (await acancel_tree(st.store, task_id, "cancelled by " + (who.user_id or "a service"))).result
     elif action == "pause":
         result = await st.store.pause_task(task_id)
     else:

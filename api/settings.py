@@ -40,4 +40,7 @@ class ApiSettings(BaseSettings):
         "get 429 with Retry-After (counted in Redis, across every API process)"
     )
     auth_failures_window_s: int = Field(default=60, ge=1, description="the moving window of auth_failures_max")
-    dashboard_page_size: int = Field(default=100, ge=1, le=1000, description="tasks in the dashboard's first view")
+    dashboard_page_size: int = Field(
+        default=100, ge=1, le=1000,
+        description="tasks in the all-tasks stream's first snapshot (the dashboard pages itself)",
+    )

@@ -66,8 +66,22 @@ class Keys:
         """Hash of task name -> task type, for every name a record was created with."""
         return f"{self.namespace}:type-names"
 
+    def types(self) -> str:
+        """Set of every task type a record was created with (metrics count tasks per type from it)."""
+        return f"{self.namespace}:types"
+
+    def duration_histogram(self) -> str:
+        """Hash "type|status|le" -> tasks whose run (start to end) took at most `le` seconds, plus "type|status|sum"
+        (update.lua, when a started task ends: Prometheus's duration histograms)."""
+        return f"{self.namespace}:duration-hist"
+
+    def task_log(self, task_id: str) -> str:
+        """Capped stream of the log records a task emitted (TTL; progress.tasklog)."""
+        return f"{self.namespace}:log:{task_id}"
+
     def index(
-        self, status: str, *, task_type: str | None = None, symbol: str | None = None, task_name: str | None = None
+        self, status: str, *, task_type: str | None = None, symbol: str | None = None, task_name: str | None = None,
+        user: str | None = None, parent: str | None = None,
     ) -> str:
         """Sorted set (score: creation ms, see create.lua) of the ids of tasks in `status` matching the filters.
 
@@ -82,6 +96,10 @@ class Keys:
             parts.append(f"type={task_type}")
         if symbol is not None:
             parts.append(f"symbol={symbol}")
+        if user is not None:
+            parts.append(f"user={user}")
+        if parent is not None:
+            parts.append(f"parent={parent}")
         # Always last, so that `status_prefixes` + status rebuilds the same name.
         parts.append(f"status={status}")
         return ":".join(parts)
@@ -89,6 +107,14 @@ class Keys:
     def status_prefixes(self, task_type: str, symbol: str | None, task_name: str | None = None) -> list[str]:
         """Prefixes that, with the status appended, name every index holding a task of this type, symbol, name."""
         return list(_status_prefixes(self.namespace, task_type, symbol, task_name))
+
+    def owner_prefixes(self, user: str | None, parent: str | None) -> list[str]:
+        """Prefixes of the indexes of a task's owner and of its parent batch (each alone, with the status appended):
+        a user's own tasks and a batch's children are then one range read per status, kept by the same scripts."""
+        marker = "\x00"
+        found = [self.index(marker, user=user)] if user is not None else []
+        found += [self.index(marker, parent=parent)] if parent is not None else []
+        return [name.removesuffix(marker) for name in found]
 
 
 @lru_cache(maxsize=4096)

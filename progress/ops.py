@@ -11,6 +11,7 @@ import heapq
 import itertools
 import json
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -85,10 +86,12 @@ def create_call(cfg: StoreConfig, keys: Keys, spec: TaskCreate, task_id: str, no
     lim = cfg.limits
     limits.check_text(spec.message, "message", lim.max_message_chars)
     metadata = limits.check_object(spec.metadata, "metadata", lim.max_metadata_bytes, lim.max_json_depth)
+    prefixes = keys.status_prefixes(spec.task_type, spec.symbol, spec.task_name)
+    prefixes += keys.owner_prefixes(*owner_and_parent(spec.metadata))
     return Call(
         "create",
         [keys.record(task_id), keys.counts(), keys.events(task_id), keys.all_events(), keys.creation_tie(),
-         keys.durations(), keys.type_names()],
+         keys.durations(), keys.type_names(), keys.types()],
         [
             now_ms,
             task_id,
@@ -97,7 +100,7 @@ def create_call(cfg: StoreConfig, keys: Keys, spec: TaskCreate, task_id: str, no
             spec.total_items,
             spec.message,
             metadata,
-            "\n".join(keys.status_prefixes(spec.task_type, spec.symbol, spec.task_name)),
+            "\n".join(prefixes),
             cfg.events_maxlen,
             cfg.all_events_maxlen,
             keys.channel(task_id),
@@ -105,6 +108,18 @@ def create_call(cfg: StoreConfig, keys: Keys, spec: TaskCreate, task_id: str, no
         ],
         task_id,
     )
+
+
+# What may name an owner or a parent in an index key (no newline: index prefixes are "\n"-joined in the record).
+_INDEXABLE = re.compile(r"[A-Za-z0-9_.@+:-]{1,200}")
+
+
+def owner_and_parent(metadata: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The owner (metadata.user_id) and parent batch (metadata.parent_task_id) a record is indexed under, when they
+    are ids an index name can hold."""
+    found = [metadata.get("user_id"), metadata.get("parent_task_id")]
+    user, parent = (v if isinstance(v, str) and _INDEXABLE.fullmatch(v) else None for v in found)
+    return user, parent
 
 
 def parse_create(cfg: StoreConfig, spec: TaskCreate, task_id: str, now_ms: int, reply: list[Any]) -> CreatedTask:
@@ -184,9 +199,10 @@ def update_call(cfg: StoreConfig, keys: Keys, task_id: str, change: dict[str, An
 
 @lru_cache(maxsize=64)
 def _update_keys(namespace: str) -> tuple[str, ...]:
-    """update.lua's KEYS[2..6], the same for every task: built once per namespace (every progress write needs them)."""
+    """update.lua's KEYS[2..7], the same for every task: built once per namespace (every progress write needs them)."""
     keys = Keys(namespace)
-    return keys.counts(), keys.all_events(), keys.stats(), keys.heartbeats(), keys.durations()
+    return (keys.counts(), keys.all_events(), keys.stats(), keys.heartbeats(), keys.durations(),
+            keys.duration_histogram())
 
 
 class Written(NamedTuple):

@@ -17,6 +17,7 @@ from progress.models import StepDefinition, UpdateResult
 from progress.ops import Written, to_result
 from progress.status import TaskStatus
 from progress.steps import step_change
+from progress.tasklog import reporter_logger
 
 
 class Writer(Protocol):
@@ -186,6 +187,11 @@ class ProgressReporter:
                   "message": clip(f"retrying{when}: {error}", limits.max_message_chars)}
         self._pending = {}
         return self._write_retrying(change, soft=True, raise_on_cancel=False)
+
+    def log(self, message: str, level: int = logging.INFO) -> None:
+        """Adds a line to the task's own log (`taskrunner logs ID`, the dashboard's detail view): a record on the
+        `progress.task` logger naming this task, which the worker's task-log handler keeps."""
+        reporter_logger().log(level, message, extra={"task_id": self.task_id})
 
     # --- steps --------------------------------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 """The `taskrunner` command line: up, down, demo, ls, status, watch, cancel, pause, resume, cleanup, health,
-dead-letters, metrics, redis, worker.
+dead-letters, metrics, redis, worker, and for operators show, retry, logs, bulk (taskrunner/cli_ops.py).
 
 Every error a user can cause (a bad option, an unknown or ambiguous id, Redis down) is one line on stderr saying
 what to do, and a non-zero exit; never a traceback.
@@ -20,7 +20,9 @@ from kombu.utils.url import sanitize_url
 from pydantic import ValidationError
 
 from progress import InvalidTransition, ProgressError, ProgressStore, TaskNotFound, TaskStatus
+from taskrunner import cli_ops
 from taskrunner.cli_errors import CliError, one_line
+from taskrunner.cli_ops import cancel_with_revoke
 from taskrunner.connections import ConnectionSettingError, location, progress_client, require_reachable
 from taskrunner.redis_server import EmbeddedRedis, server_identity
 from taskrunner.settings import get_settings
@@ -88,17 +90,13 @@ def _control(args: argparse.Namespace, action: str) -> int:
     store = open_store()
     task_id = resolve_task_id(store, args.task_id)
     try:
-        res = getattr(store, f"{action}_task")(task_id)
+        # A cancel takes the task's children with it and revokes queued messages, so no worker spends time on them.
+        res = cancel_with_revoke(store, task_id) if action == "cancel" else getattr(store, f"{action}_task")(task_id)
     except InvalidTransition as exc:
         raise CliError(f"{exc}; see its state with `taskrunner status {task_id}`", code=2) from None
     if not res.applied:
         print(f"task {task_id} has already ended ({res.status.value})", file=sys.stderr)
         return 1
-    if action == "cancel":
-        # A queued message is also revoked, so no worker spends time on it.
-        from worker import app
-
-        app.control.revoke(task_id)
     print(f"{task_id}: {res.status.value}")
     return 0
 
@@ -263,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     w = sub.add_parser("worker", help="celery worker on the resolved Redis (arguments pass through)")
     w.add_argument("rest", nargs=argparse.REMAINDER)
     w.set_defaults(func=cmd_worker)
+    cli_ops.register(sub, open_store)
     return p
 
 

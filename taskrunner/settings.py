@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -88,6 +89,14 @@ class Settings(BaseSettings):
     )
     metrics_maxlen: int = Field(default=1_440, ge=1, description="metrics samples kept (30 days at one per 30 min)")
     inspect_timeout_s: float = Field(default=1.0, gt=0, description="how long health and metrics wait for workers")
+    # Operators' views: per-task logs and the log format.
+    task_log_max_lines: int = Field(default=1_000, ge=10, description="log lines kept per task (the oldest dropped)")
+    task_log_ttl_s: int = Field(
+        default=86_400, ge=60, description="a task's log expires this long after its last line (as records do)"
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="json: one JSON object per log line, with the task_id (workers and the API)"
+    )
 
     @model_validator(mode="after")
     def _heartbeat_well_inside_the_bound(self) -> Settings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import time
@@ -12,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from worker import app
 from worker.base import ProgressTask
 from worker.errors import TransientError
+
+log = logging.getLogger(__name__)
 
 
 class CountArgs(BaseModel):
@@ -57,6 +60,30 @@ def flaky(self: ProgressTask, failures: int) -> dict[str, Any]:
     if attempt <= failures:
         raise TransientError(f"transient failure on attempt {attempt}")
     return {"attempts": attempt}
+
+
+class ChattyArgs(BaseModel):
+    """Arguments of `chatty`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lines: int = Field(default=10, ge=0, le=100_000, description="log lines to write")
+    delay: float = Field(default=0.2, ge=0, le=60, description="seconds between lines")
+    note: str = Field(default="", max_length=200, description="text added to each line (redaction demos)")
+
+
+@app.task(base=ProgressTask, bind=True, name="tasks.diagnostics.chatty", args_model=ChattyArgs)
+def chatty(self: ProgressTask, lines: int = 10, delay: float = 0.2, note: str = "") -> dict[str, Any]:
+    """Writes numbered lines to its log (its logger and the reporter's), one every `delay` seconds."""
+    for i in range(1, lines + 1):
+        if delay:
+            time.sleep(delay)
+        if i % 2:
+            log.warning("line %d of %d %s", i, lines, note)
+        else:
+            self.progress.log(f"line {i} of {lines} {note}")
+        self.progress.update(i, total=lines)
+    return {"lines": lines}
 
 
 @app.task(bind=True, name="tasks.diagnostics.noop")

@@ -18,6 +18,7 @@ from progress.errors import TaskSuperseded
 from progress.models import is_symbol, percentage
 from taskrunner.settings import get_settings
 from worker.errors import InvalidTaskArguments, is_out_of_memory
+from worker.flower_events import send_revoked_event, traceback_text
 from worker.store import progress_store
 from worker.task_types import record_names
 
@@ -124,7 +125,7 @@ class ProgressTask(Task):  # type: ignore[misc]
             reporter.fail(f"time limit of {self.soft_time_limit or get_settings().soft_time_limit_s}s exceeded")
             raise
         except Exception as exc:
-            reporter.fail(f"{type(exc).__name__}: {exc}")
+            reporter.fail(f"{type(exc).__name__}: {exc}", details={"traceback": traceback_text(exc)})
             raise
         reporter.complete(results=_as_results(result), message=_done_message(reporter))
         return result
@@ -164,6 +165,7 @@ class ProgressTask(Task):  # type: ignore[misc]
             raise Ignore()
         # Stored the way Celery stores a revoke (a TaskRevokedError), so AsyncResult.get() raises it cleanly.
         self.backend.mark_as_revoked(self.request.id, reason="cancelled", request=self.request)
+        send_revoked_event(self)  # Celery sends no event for an Ignore: Flower would show PROGRESS for ever
         raise Ignore()
 
     def _repeat_end(self) -> None:

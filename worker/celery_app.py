@@ -69,7 +69,8 @@ except ConnectionSettingError as exc:
 
 import worker.bad_messages  # noqa: E402  (dead-letters what Celery's consumer cannot route)
 import worker.heartbeat  # noqa: E402  (refreshes the heartbeats of the tasks each worker process runs)
-import worker.signals  # noqa: E402,F401  (connects the publish/revoke handlers to this app)
+import worker.signals  # noqa: E402  (connects the publish/revoke handlers to this app)
+import worker.task_logs  # noqa: E402,F401  (per-task logs, JSON log lines)
 
 
 def load_tasks() -> None:

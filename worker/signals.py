@@ -11,6 +11,7 @@ from celery.signals import before_task_publish, task_revoked
 from progress import InvalidTransition, ProgressError, TaskNotFound
 from progress.models import is_symbol
 from worker.base import ProgressTask
+from worker.enqueue_metadata import OWNER_HEADER, RETRY_OF_HEADER, enqueue_metadata
 from worker.queues import queue_for
 from worker.store import progress_store
 from worker.task_types import record_names
@@ -41,7 +42,9 @@ def create_record_on_publish(sender: str | None = None, headers: dict[str, Any] 
             symbol=symbol if is_symbol(symbol) else None,
             task_id=str(headers["id"]),
             message="queued",
-            metadata={"queue": queue_for(str(sender))},
+            metadata={"queue": queue_for(str(sender)),
+                      **enqueue_metadata(kwargs, retry_of=headers.get(RETRY_OF_HEADER),
+                                         owner=headers.get(OWNER_HEADER))},
         )
     except (ProgressError, ValueError) as exc:
         # Never block a publish on bookkeeping: the worker creates the record when it starts the task.

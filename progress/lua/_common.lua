@@ -32,6 +32,9 @@ local function may_become(old, new)
   return MAY_BECOME[new] ~= nil and string.find(row, ' ' .. new .. ' ', 1, true) ~= nil
 end
 
+-- Upper bounds (seconds) of the task duration histogram's buckets; readers take them from the stored fields.
+local DURATION_BUCKETS = {0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 1800, 3600}
+
 local function split_lines(s)
   local out = {}
   if s == nil or s == false or s == '' then return out end

@@ -8,6 +8,7 @@
 -- KEYS[5]  creation tie  string  "<ms> <n>": the last creation's ms and its tie-breaker within that ms
 -- KEYS[6]  durations     hash    task type -> ","-joined ms from creation to completion of its recent tasks
 -- KEYS[7]  type names    hash    task name -> task type (list filters find records of older releases)
+-- KEYS[8]  types         set     every task type a record was created with (metrics per type)
 -- ARGV[1]  now (ms since the epoch)
 -- ARGV[2]  task id
 -- ARGV[3]  task type
@@ -15,7 +16,8 @@
 -- ARGV[5]  total items
 -- ARGV[6]  message
 -- ARGV[7]  metadata (JSON object)
--- ARGV[8]  index prefixes, "\n"-joined (sorted sets, score = creation ms; the status is appended)
+-- ARGV[8]  index prefixes, "\n"-joined (sorted sets, score = creation ms; the status is appended): filter
+--          combinations, and the owner's and parent batch's indexes when the metadata names them
 -- ARGV[9]  max length of a task's event stream
 -- ARGV[10] max length of the all-events stream
 -- ARGV[11] Pub/Sub channel of this task
@@ -43,6 +45,7 @@ local score = (tie == 0) and now or string.format('%s.%03d', now, tie)
 for _, p in ipairs(split_lines(ARGV[8])) do redis.call('ZADD', p .. 'created', score, id) end
 redis.call('HINCRBY', KEYS[2], 'created', 1)
 if ARGV[12] ~= '' then redis.call('HSET', KEYS[7], ARGV[12], ARGV[3]) end
+redis.call('SADD', KEYS[8], ARGV[3])
 
 -- Expected duration: the median of the type's recent creation-to-completion times (none without history).
 local expected = ''

@@ -9,6 +9,8 @@
 -- KEYS[4] stats         hash    store-wide counters
 -- KEYS[5] heartbeats    zset    started, unfinished task ids by last write ms
 -- KEYS[6] durations     hash    task type -> recent creation-to-completion ms, ","-joined (create.lua's estimate)
+-- KEYS[7] duration hist hash    "type|status|le" -> ended tasks whose run took at most le s (one bucket each, not
+--                               cumulative), "type|status|sum" -> their total seconds (Prometheus histograms)
 -- ARGV[1] now (ms since the epoch)
 -- ARGV[2] max length of a task's event stream
 -- ARGV[3] max length of the all-events stream
@@ -28,6 +30,10 @@
 -- carrying an older attempt is refused before anything is written (the older attempt stops at its next write), and
 -- a write from an attempt never lowers `current` below the floor, so watchers never see progress go backwards
 -- across attempts. The event carries the message and error only when they changed: readers keep the last ones.
+--
+-- Attempts: the record's `att` field is a JSON list (the newest 50) of {n attempt, w worker, s start ms, e end ms, o
+-- outcome, x error} (short names: every record carries it), written only when an attempt starts, is retried or the
+-- task ends: never on routine progress.
 
 local now = tonumber(ARGV[1])
 local NUMERIC = {current = true, total = true, incr = true, attempt = true}
@@ -38,7 +44,8 @@ for i = 6, #ARGV, 2 do
   if NUMERIC[name] then value = tonumber(value) elseif JSON[name] then value = cjson.decode(value) end
   change[name] = value
 end
--- Everything the change needs is read at once: one HMGET, then one HSET (the hot path makes 6 calls in all).
+-- Everything the change needs is read at once: one HMGET, then one HSET (the hot path makes 7 calls in all, the
+-- store-wide count of written updates included).
 local cur = redis.call('HMGET', KEYS[1], 'status', 'created', 'sidx', 'evk', 'started', 'id', 'cur', 'total',
   'msg', 'error', 'hb', 'attempt', 'floor')
 local old = cur[1]
@@ -140,13 +147,42 @@ if change.start then
   put('floor', current)
 end
 
+-- The attempt history: a start opens an attempt (closing one left open as 'lost': its worker died or hung and the message
+-- was redelivered), a retry or the end closes it with its outcome.
+local closes = is_final(new) or change.last_error ~= nil
+if change.start or closes then
+  local raw = redis.call('HGET', KEYS[1], 'att')
+  local atts = raw and cjson.decode(raw) or {}
+  local open = atts[#atts]
+  if open ~= nil and open.e ~= nil then open = nil end
+  if change.start then
+    if open ~= nil then open.e = now; open.o = 'lost' end
+    atts[#atts + 1] = {n = attempt, w = change.worker or '', s = now}
+    while #atts > 50 do table.remove(atts, 1) end
+  elseif open ~= nil then
+    open.e = now
+    open.o = is_final(new) and new or 'retry'
+    local why = change.last_error or change.error_message
+    if why ~= nil then open.x = string.sub(why, 1, 500) end
+  end
+  if #atts > 0 then put('att', cjson.encode(atts)) end
+end
+
 if is_final(new) then
   put('ended', now)
   redis.call('ZREM', KEYS[5], id)
   redis.call('PEXPIRE', cur[4], ARGV[5])
+  local ttype = redis.call('HGET', KEYS[1], 'type')
+  if cur[5] then
+    -- The run time (start to end) into the type's histogram: one bucket per task, summed up by the reader.
+    local secs = (now - tonumber(cur[5])) / 1000
+    local le = '+Inf'
+    for _, b in ipairs(DURATION_BUCKETS) do if secs <= b then le = tostring(b); break end end
+    redis.call('HINCRBY', KEYS[7], ttype .. '|' .. new .. '|' .. le, 1)
+    redis.call('HINCRBYFLOAT', KEYS[7], ttype .. '|' .. new .. '|sum', secs)
+  end
   if new == 'completed' then
     -- The type's duration sample: its last 20 creation-to-completion times (only on completion: no hot path).
-    local ttype = redis.call('HGET', KEYS[1], 'type')
     local sample = redis.call('HGET', KEYS[6], ttype)
     local kept = {}
     if sample then for d in string.gmatch(sample, '[^,]+') do kept[#kept + 1] = d end end
@@ -177,11 +213,12 @@ if step ~= nil and step.name ~= nil then payload.step = step.name end
 local body = cjson.encode(payload)
 local ev = redis.call('XADD', cur[4], 'MAXLEN', '~', ARGV[2], '*', unpack(entry_fields(payload, false)))
 -- The all-tasks stream (dashboards resuming after a disconnect) keeps status changes and steps; routine progress
--- reaches live dashboards through Pub/Sub and each task's own stream, which keeps the hot path at 6 calls.
+-- reaches live dashboards through Pub/Sub and each task's own stream, which keeps the hot path at 7 calls.
 if payload.kind == 'status' or step ~= nil then
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', unpack(entry_fields(payload, true)))
 end
 put('ev', ev)
+redis.call('HINCRBY', KEYS[4], 'written_updates', 1)
 redis.call('HSET', KEYS[1], unpack(sets))
 redis.call('PUBLISH', ARGV[4], ev .. ' ' .. body)
 return {'ok', new, ev, body, attempt}

@@ -24,7 +24,9 @@ SERVICE = bearer(SERVICE_TOKEN)
 PATH_VALUES = {"task_id": "t-1", "user_id": "alice", "notification_id": "0" * 32, "name": "tasks.sandbox.echo"}
 # Open by design: the health probe, the API's own documentation, the dashboard page and its assets (the page asks
 # for a token before it opens any stream).
-PUBLIC = {"/internal/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/", "/static"}
+# The liveness and readiness probes are open for the same reason as health: orchestrators call them without tokens.
+PUBLIC = {"/internal/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/", "/static",
+          "/livez", "/readyz"}
 
 
 def _now() -> int:
