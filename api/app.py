@@ -34,12 +34,13 @@ from api.limits import BodyLimit
 from api.settings import ApiSettings
 from api.state import ApiState
 from api.stats import SocketStats
+from base.connections import async_redis_client, location
+from base.json_logs import use_json
+from base.keys import AppKeys
+from base.settings import Settings, get_settings
 from progress import AsyncProgressStore
 from progress.health import VERSION
-from taskrunner.connections import async_redis_client, location
-from taskrunner.json_logs import use_json
-from taskrunner.keys import AppKeys
-from taskrunner.settings import Settings, get_settings
+from tracking.store import store_config
 
 log = logging.getLogger("api")
 STATIC = Path(__file__).resolve().parent / "static"
@@ -102,7 +103,7 @@ async def _start(cfg: ApiSettings, core: Settings, celery_app: Any) -> ApiState:
     celery_app.loader.import_default_modules()
     client = async_redis_client(location(core, "progress"), max_connections=cfg.redis_max_connections,
                                 health_check_interval=15)
-    store = AsyncProgressStore(client, config=core.store_config())
+    store = AsyncProgressStore(client, config=store_config(core))
     hub = Hub(client, store.keys.channel("*"))
     keys = AppKeys(core.namespace)
     st = ApiState(

@@ -15,9 +15,9 @@ from typing import Any
 
 from api.feeds import parse_published
 from api.hub import RESYNC, Hub, Inbox, Message
+from base.keys import AppKeys
 from progress import AsyncProgressStore, ProgressEvent, TaskRecord, TaskStatus
 from progress.codec import carry, snapshot_event
-from taskrunner.keys import AppKeys
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from redis.exceptions import RedisError
 
 from progress import InvalidTransition, TaskNotFound
 from progress.errors import InvalidValue
-from worker.errors import InvalidTaskArguments
+from tracking.errors import InvalidTaskArguments
 
 
 def field_errors(errors: Any) -> list[dict[str, str]]:

@@ -1,6 +1,6 @@
 """What a caller may name when enqueueing: a user only their own tasks and themselves; operators anything.
 
-The argument models declare which fields name owned resources (worker/ownership.py); this module is where the API
+The argument models declare which fields name owned resources (tracking/ownership.py); this module is where the API
 holds each of them against the caller, before anything is recorded or published.
 """
 
@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from api.auth import Principal, forbidden
 from api.routes_tasks import owner_of
 from progress import AsyncProgressStore
-from worker.ownership import Owned, references, scalar_user_fields
+from tracking.ownership import Owned, references, scalar_user_fields
 
 
 def with_caller_defaults(who: Principal, model: type[BaseModel], arguments: dict[str, Any]) -> dict[str, Any]:

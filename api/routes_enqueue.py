@@ -15,11 +15,11 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import Caller, Principal, forbidden
 from api.ownership import check_references, with_caller_defaults
 from api.state import ApiState, State
-from worker.base import ProgressTask
-from worker.enqueue_metadata import enqueue_metadata
-from worker.ownership import internal_reason
-from worker.queues import queue_for
-from worker.task_types import record_names
+from base.queues import queue_for
+from tracking.enqueue_metadata import enqueue_metadata
+from tracking.ownership import internal_reason
+from tracking.task import ProgressTask
+from tracking.task_types import record_names
 
 router = APIRouter(prefix="/api", tags=["enqueue"])
 log = logging.getLogger(__name__)

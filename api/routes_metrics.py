@@ -113,9 +113,9 @@ def duration_histogram(fields: dict[str, str]) -> HistogramMetricFamily:
 
 def broker_families(celery: Any, timeout: float) -> list[Metric]:
     """Messages waiting and live workers per queue (the broker and `inspect`, like `taskrunner health`)."""
-    from taskrunner.broker_view import BrokerView
-    from taskrunner.ops_health import workers_per_queue
-    from worker.queues import QUEUE_NAMES
+    from base.queues import QUEUE_NAMES
+    from ops.broker_view import BrokerView
+    from ops.health import workers_per_queue
 
     up = GaugeMetricFamily("taskrunner_broker_up", "1 when the message broker answers")
     try:

@@ -18,9 +18,9 @@ from api.auth import Caller, Principal, forbidden, websocket_principal
 from api.hub import Inbox, Message, Resync
 from api.sockets import deny, receive_loop, run_socket, send_json
 from api.state import ApiState, State, api_state
+from base.settings import Settings
 from notify import AsyncNotificationStore, Notification, NotificationCreate, NotifyConfig
 from notify.models import NOTIFICATION_ID_PATTERN, USER_ID_PATTERN, check_user_id
-from taskrunner.settings import Settings
 
 router = APIRouter(tags=["notifications"])
 UserIdPath = Annotated[str, Path(pattern=USER_ID_PATTERN, description="the user")]

@@ -13,9 +13,9 @@ from api.dashboard_feed import DashboardFeed
 from api.hub import Hub
 from api.settings import ApiSettings
 from api.stats import SocketStats
+from base.keys import AppKeys
+from base.settings import Settings
 from progress import AsyncProgressStore
-from taskrunner.keys import AppKeys
-from taskrunner.settings import Settings
 
 
 @dataclass(slots=True)

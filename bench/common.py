@@ -91,7 +91,7 @@ def bench_env(base_url: str) -> dict[str, str]:
 def use_redis(base_url: str) -> None:
     """Points this process's settings (and the Celery app, if not imported yet) at a bench Redis."""
     os.environ.update(bench_env(base_url))
-    from taskrunner.settings import get_settings
+    from base.settings import get_settings
     from worker.store import reset_store
 
     get_settings.cache_clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any, cast
 
 import redis
 
@@ -58,7 +59,7 @@ def run(base_url: str, *, n: int = 5_000) -> ScenarioResult:
     for i in range(n):
         task.update_state(task_id=f"bench-meta-{i}", state="SUCCESS",
                           meta={"records_saved": 100, "records_skipped": 0, "success_rate": 100})
-    celery_per_task = (int(backend.client.info("memory")["used_memory"]) - celery_base) / n
+    celery_per_task = (int(cast(Any, backend).client.info("memory")["used_memory"]) - celery_base) / n
     return ScenarioResult(
         name="memory",
         measured={"bytes_per_task_steady": steady, "bytes_per_task_with_events": with_events},

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from taskrunner.settings import Settings
+from base.settings import Settings
 
 
 class NotifyConfig(BaseModel):

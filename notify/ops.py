@@ -14,10 +14,10 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from base.keys import AppKeys
 from notify.config import NotifyConfig
 from notify.models import Notification, NotificationCreate, NotificationType, check_notification_id, check_user_id
 from progress.jsonutil import dumps
-from taskrunner.keys import AppKeys
 
 ScriptArgs = list[str | int]
 MAX_PAGE = 1_000

@@ -9,12 +9,12 @@ from typing import Any, cast
 
 import redis
 
+from base.keys import AppKeys
 from notify import ops, scripts
 from notify.config import NotifyConfig
 from notify.feed import Feed
 from notify.models import Notification, NotificationCreate, NotificationType, check_notification_id, check_user_id
 from progress.clients import require_decoded
-from taskrunner.keys import AppKeys
 
 Clock = Callable[[], float]
 

@@ -19,36 +19,15 @@ from kombu.exceptions import OperationalError
 from kombu.utils.url import sanitize_url
 from pydantic import ValidationError
 
-from progress import InvalidTransition, ProgressError, ProgressStore, TaskNotFound, TaskStatus
+from base.connections import ConnectionSettingError
+from base.settings import get_settings
+from progress import InvalidTransition, ProgressError, TaskNotFound, TaskStatus
 from taskrunner import cli_ops
 from taskrunner.cli_errors import CliError, one_line
 from taskrunner.cli_ops import cancel_with_revoke
-from taskrunner.connections import ConnectionSettingError, location, progress_client, require_reachable
+from taskrunner.connect import open_store, resolve_redis_url
 from taskrunner.redis_server import EmbeddedRedis, server_identity
-from taskrunner.settings import get_settings
 from taskrunner.task_ids import resolve_task_id
-
-
-def resolve_redis_url() -> str:
-    """REDIS_URL when set; otherwise the embedded Redis, started if needed (and exported to child processes)."""
-    settings = get_settings()
-    if settings.redis_url:
-        return settings.redis_url
-    url, started = EmbeddedRedis(settings.home).ensure()
-    if started:
-        print(f"started embedded Redis at {url} (stop it with `taskrunner redis stop`)", file=sys.stderr)
-    os.environ["REDIS_URL"] = url
-    get_settings.cache_clear()
-    return url
-
-
-def open_store() -> ProgressStore:
-    """The progress store on the resolved Redis (ConnectionSettingError when it is malformed or does not answer)."""
-    resolve_redis_url()
-    settings = get_settings()
-    client = progress_client(settings)
-    require_reachable(location(settings, "progress"), client)
-    return ProgressStore(client, config=settings.store_config())
 
 
 def _print_json(data: object) -> None:
@@ -109,7 +88,7 @@ def cmd_cleanup(_: argparse.Namespace) -> int:
 
 def cmd_health(args: argparse.Namespace) -> int:
     """Prints the health document; exit 1 when unhealthy."""
-    from taskrunner.ops_health import health_command
+    from ops.health import health_command
 
     resolve_redis_url()
     return health_command(list(args.rest))
@@ -117,7 +96,7 @@ def cmd_health(args: argparse.Namespace) -> int:
 
 def cmd_dead_letters(args: argparse.Namespace) -> int:
     """Lists the newest dead letters: messages the workers could not run, with the reason and the raw body."""
-    from taskrunner.dead_letters import configured_dead_letters
+    from tracking.dead_letters import configured_dead_letters
 
     letters = configured_dead_letters(open_store().redis)
     held, latest = letters.count(), letters.latest(args.limit)
@@ -134,7 +113,7 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
 
 def cmd_metrics(args: argparse.Namespace) -> int:
     """Prints the latest system-metrics samples."""
-    from taskrunner.metrics import metrics_command
+    from ops.metrics import metrics_command
 
     resolve_redis_url()
     return metrics_command(list(args.rest))

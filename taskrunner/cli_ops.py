@@ -9,13 +9,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from base.settings import get_settings
 from progress import ProgressStore, TaskStatus
 from progress.cascade import cancel_tree
 from progress.detail import TaskDetail, task_detail
 from progress.search import APPLIES_TO, TaskQuery, matching_ids
 from progress.tasklog import LogLine, TaskLog
 from taskrunner.cli_errors import CliError
-from taskrunner.settings import get_settings
 from taskrunner.task_ids import resolve_task_id
 
 Opener = Callable[[], ProgressStore]
@@ -180,7 +180,10 @@ def cancel_with_revoke(store: ProgressStore, task_id: str) -> Any:
     """Cancels a task and its children (progress.cascade), revoking every queued message so no worker takes it."""
     from worker import app
 
-    cascade = cancel_tree(store, task_id, on_cancelled=app.control.revoke)
+    def revoke(child_id: str) -> None:
+        app.control.revoke(child_id)
+
+    cascade = cancel_tree(store, task_id, on_cancelled=revoke)
     app.control.revoke(task_id)
     return cascade.result
 

@@ -11,11 +11,12 @@ from typing import Any
 from rich.console import Console
 from rich.panel import Panel
 
-from taskrunner.connections import ConnectionSettingError, location, progress_client, require_reachable
+from base.connections import ConnectionSettingError, location, progress_client, require_reachable
+from base.queues import QUEUE_NAMES
+from base.settings import get_settings
 from taskrunner.processes import start_celery_worker, stop_process_group
 from taskrunner.redis_server import EmbeddedRedis
 from taskrunner.run_logs import run_log
-from taskrunner.settings import get_settings
 
 console = Console()
 # The demo runs offline: it chooses made-up prices, for its fetch and for the analyses that find no stored bars.
@@ -52,7 +53,7 @@ def demo_jobs() -> list[DemoJob]:
     jobs = [j for j in wanted if j.task in app.tasks]
     if len(jobs) < len(wanted):  # task families not installed: show the lifecycle with the diagnostics task
         have = {j.task for j in jobs}
-        for q in ("notifications", "market_data", "ai_analysis", "backtest"):
+        for q in QUEUE_NAMES:
             if not any(j.task.startswith(f"tasks.{q.replace('ai_', '')}") for j in jobs) or not have:
                 jobs.append(DemoJob(f"count on {q}", "tasks.diagnostics.count", {"n": 40, "delay": 0.05}, q))
     return jobs
@@ -97,14 +98,14 @@ def _start_worker() -> subprocess.Popen[bytes]:
 
 
 def _run_jobs() -> int:
-    from taskrunner.cli import open_store
+    from taskrunner.connect import open_store
     from taskrunner.views import watch_bars
     from worker import app
 
     store = open_store()
     labels: dict[str, str] = {}
     for job in demo_jobs():
-        options = {"queue": job.queue} if job.queue else {}
+        options: dict[str, Any] = {"queue": job.queue} if job.queue else {}
         result = app.tasks[job.task].apply_async(kwargs=job.kwargs, **options)
         labels[result.id] = f"{job.label:<22}"
     final = watch_bars(store, list(labels), labels=labels, timeout=120)

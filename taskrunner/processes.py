@@ -10,8 +10,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from base.queues import ALL_QUEUES
+
 ROOT = Path(__file__).resolve().parent.parent
-ALL_QUEUES = "notifications,market_data,ai_analysis,backtest"
 
 
 def start_celery_worker(

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import redis
 
-from taskrunner.embedded_state import recorded_url, redis_dir, state_file
-from taskrunner.settings import Settings
+from base.embedded_state import recorded_url, redis_dir, state_file
+from base.settings import Settings
 
 
 def redis_server_binary() -> str:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from celery import Celery
 
+from base.settings import Settings
 from taskrunner.processes import stop_process_group
-from taskrunner.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

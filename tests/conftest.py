@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from taskrunner.processes import ALL_QUEUES, start_celery_worker, stop_process_group
+from base.queues import ALL_QUEUES
+from taskrunner.processes import start_celery_worker, stop_process_group
 from taskrunner.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from base.connections import broker_is_amqp, celery_connection_options, redbeat_options
+from base.keys import AppKeys
+from base.queues import DEFAULT_QUEUE, kombu_queues, task_routes
+from base.settings import Settings
 from beat_schedule import celery_beat_schedule
-from taskrunner.connections import broker_is_amqp, celery_connection_options, redbeat_options
-from taskrunner.keys import AppKeys
-from taskrunner.settings import Settings
-from worker.queues import DEFAULT_QUEUE, kombu_queues, task_routes
 
 TASK_MODULES = [
-    "tasks.diagnostics",
-    "tasks.market_data",
-    "tasks.analysis",
-    "tasks.backtest",
-    "tasks.notifications",
-    "tasks.maintenance",
+    "tasks.maintenance.diagnostics",
+    "tasks.market.tasks",
+    "tasks.analysis.tasks",
+    "tasks.backtest.tasks",
+    "tasks.notifications.tasks",
+    "tasks.maintenance.tasks",
 ]
 
 
@@ -44,10 +44,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                                      **conn["broker_transport_options"]},
         "result_backend_transport_options": {"visibility_timeout": settings.visibility_timeout_s,
                                              **conn["result_backend_transport_options"]},
-        # Garbage on a queue's list is dead-lettered and a refused delivery at maxmemory waits (worker/transport.py).
+        # Garbage on a queue's list is dead-lettered and a refused delivery at maxmemory waits (tracking/transport.py).
         **broker_transport(conn["broker_url"]),
         # A result write refused (Redis restarting, or at maxmemory) is retried for about two minutes, as the
-        # progress reporter retries a final write, instead of failing the task (worker/celery_app.py).
+        # progress reporter retries a final write, instead of failing the task (tracking/app_class.py).
         "result_backend_always_retry": True,
         "result_backend_max_retries": 70,
         "result_backend_max_sleep_between_retries_ms": 2000,
@@ -77,14 +77,14 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 def broker_transport(broker_url: str) -> dict[str, str]:
     """This project's kombu transport for a plain Redis broker (other brokers keep their own)."""
     scheme = broker_url.split("://", 1)[0].lower()
-    return {"broker_transport": "worker.transport:Transport"} if scheme in ("redis", "rediss") else {}
+    return {"broker_transport": "tracking.transport:Transport"} if scheme in ("redis", "rediss") else {}
 
 
 def _broker_transport_options(settings: Settings, amqp: bool) -> dict[str, Any]:
     """The transport's own options: Redis emulates priorities and redelivery; RabbitMQ does both itself."""
     if amqp:
         # Publisher confirms: a publish returns only once RabbitMQ has the message, or raises.
-        # (Queue priorities are native there: x-max-priority on each queue, worker/queues.py.)
+        # (Queue priorities are native there: x-max-priority on each queue, base/queues.py.)
         return {"confirm_publish": True}
     return {
         # Redis has no native priorities: kombu keeps one list per step; 0 is the highest.
@@ -109,7 +109,7 @@ def beat_config(settings: Settings) -> dict[str, Any]:
         # The active Beat answers `celery inspect ping -d celerybeat@HOST` while it ticks: its container healthcheck.
         "beat_enable_remote_control": True,
         # Always REDIS_URL's Redis (never an AMQP broker), its password in the options Celery censors; set explicitly
-        # so redbeat never borrows the broker's URL or transport options (taskrunner/connections.py).
+        # so redbeat never borrows the broker's URL or transport options (base/connections.py).
         **redbeat_options(settings),
         "redbeat_key_prefix": keys.beat_prefix(),
         "redbeat_lock_key": keys.beat_lock(),

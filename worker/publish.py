@@ -14,14 +14,14 @@ from typing import Any
 
 from celery.app.amqp import AMQP
 
-from worker.queues import wire_priority
+from base.queues import wire_priority
 
 
-class TaskrunnerAMQP(AMQP):  # type: ignore[misc]
+class TaskrunnerAMQP(AMQP):
     """Celery's AMQP helper whose task sender translates priorities for the producer's transport."""
 
     def _create_task_sender(self) -> Any:
-        send = super()._create_task_sender()
+        send = super()._create_task_sender()  # type: ignore[misc]  # private in the stubs, public in Celery 5
 
         def send_task_message(producer: Any, name: str, message: Any, *, priority: int | None = None,
                               **kwargs: Any) -> Any:

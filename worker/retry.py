@@ -16,8 +16,8 @@ from progress.detail import arguments_of
 from progress.links import retried_as_call, run_link
 from progress.models import is_secret_key
 from progress.search import RETRYABLE
-from worker.base import ProgressTask
-from worker.enqueue_metadata import OWNER_HEADER, RETRY_OF_HEADER
+from tracking.enqueue_metadata import OWNER_HEADER, RETRY_OF_HEADER
+from tracking.task import ProgressTask
 
 
 class RetryRefused(ValueError):

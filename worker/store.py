@@ -1,28 +1,19 @@
-"""The progress store used inside Celery processes: one per process, created on first use (after fork)."""
+"""The progress store of this project's Celery processes (tasks and ops use it too): one per process."""
 
 from __future__ import annotations
 
-import os
-
+from base.settings import get_settings
 from progress import ProgressStore
-from taskrunner.connections import progress_client
-from taskrunner.settings import get_settings
+from tracking.store import ProcessLocalStore
 
-_store: ProgressStore | None = None
-_pid: int | None = None
+_store = ProcessLocalStore(get_settings)
 
 
 def progress_store() -> ProgressStore:
     """This process's store on the configured Redis (a forked child gets its own connections)."""
-    global _store, _pid
-    if _store is None or _pid != os.getpid():
-        settings = get_settings()
-        _store = ProgressStore(progress_client(settings), config=settings.store_config())
-        _pid = os.getpid()
-    return _store
+    return _store()
 
 
 def reset_store() -> None:
     """Forgets the store (tests that change REDIS_URL)."""
-    global _store
-    _store = None
+    _store.reset()

@@ -13,9 +13,9 @@ from typing import Any
 from celery import current_task
 from celery.signals import after_setup_logger, after_setup_task_logger, worker_process_init
 
+from base.json_logs import use_json
+from base.settings import get_settings
 from progress.tasklog import TaskLog, TaskLogHandler, reporter_logger
-from taskrunner.json_logs import use_json
-from taskrunner.settings import get_settings
 from worker.store import progress_store
 
 _logs: dict[int, TaskLog] = {}
@@ -23,9 +23,10 @@ _logs: dict[int, TaskLog] = {}
 
 def running_task_id() -> str | None:
     """The id of the tracked task running in this thread, if any."""
-    from worker.base import ProgressTask
+    from tracking.task import ProgressTask
 
-    task = current_task._get_current_object()
+    # current_task is a proxy: the object behind it (None outside a task), which the stubs do not describe.
+    task = current_task._get_current_object()  # type: ignore[attr-defined]
     if task is None or not isinstance(task, ProgressTask) or task.request.called_directly:
         return None
     tid = task.request.id

@@ -13,9 +13,9 @@ from celery.result import AsyncResult
 
 from tests.api.conftest import settings
 from tests.security.test_task_args_fuzz import VALID
+from tracking.ownership import internal_reason
+from tracking.task import ProgressTask
 from worker import app, load_tasks
-from worker.base import ProgressTask
-from worker.ownership import internal_reason
 
 load_tasks()
 # Internal tasks (chord callbacks, Beat jobs) are refused over HTTP (tests/api/test_cross_user.py), so only the
@@ -45,7 +45,7 @@ def published(monkeypatch: pytest.MonkeyPatch) -> Published:
 
 
 def test_the_realtime_notification_of_the_readme_works_from_python_with_its_default_type(published: Published) -> None:
-    from tasks.notifications import send_realtime_notification
+    from tasks.notifications.tasks import send_realtime_notification
 
     send_realtime_notification.delay(user_id="alice", title="Hello", message="from Python")
 

@@ -20,8 +20,8 @@ from api.auth import Authenticator
 from progress import ProgressStore
 from tests.api.conftest import bearer, settings
 from tests.helpers import wait_until
+from tracking.ownership import owned_fields
 from worker import load_tasks
-from worker.ownership import owned_fields
 
 FETCH = "tasks.market_data.fetch_data"
 BATCH = "tasks.notifications.send_batch_notifications"

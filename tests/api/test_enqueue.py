@@ -15,7 +15,7 @@ from api.auth import Authenticator
 from progress import ProgressStore
 from taskrunner.redis_server import free_port
 from tests.api.conftest import bearer, settings
-from worker.base import ProgressTask
+from tracking.task import ProgressTask
 
 
 def test_the_enqueueable_tasks_are_listed_with_their_argument_schemas(

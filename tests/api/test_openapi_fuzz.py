@@ -17,7 +17,7 @@ from schemathesis.checks import not_a_server_error
 from api.app import create_app
 from api.settings import ApiSettings
 from tests.api.conftest import JWT_SECRET, SERVICE_TOKEN, bearer
-from worker.base import ProgressTask
+from tracking.task import ProgressTask
 
 
 class _Args(BaseModel):

@@ -11,10 +11,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from api.auth import Authenticator
 from api.settings import ApiSettings
+from base.settings import Settings
 from progress import ProgressStore
 from progress.tasklog import TaskLog
 from taskrunner.redis_server import free_port
-from taskrunner.settings import Settings
 from tests.api.conftest import SERVICE_TOKEN, bearer
 
 SERVICE = bearer(SERVICE_TOKEN)

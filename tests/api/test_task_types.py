@@ -17,7 +17,7 @@ from tests.api.conftest import ROOT, settings
 from worker import load_tasks
 
 load_tasks()
-from tasks.market_data import fetch_data  # noqa: E402
+from tasks.market.tasks import fetch_data  # noqa: E402
 
 pytestmark = pytest.mark.integration
 

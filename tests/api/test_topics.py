@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from api.auth import Authenticator
-from taskrunner.keys import AppKeys
+from base.keys import AppKeys
 from tests.api.conftest import settings
 
 KEYS = AppKeys()

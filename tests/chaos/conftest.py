@@ -30,7 +30,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from base.queues import ALL_QUEUES
 from taskrunner.redis_server import RedisServer
+from tracking.store import store_config
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -51,7 +53,6 @@ FAST_ENV = {
     # Random pool-process kills may hit one task several times: that is not a poison pill (its test sets its own).
     "TASKRUNNER_MAX_WORKER_DEATHS": "10",
 }
-ALL_QUEUES = "notifications,market_data,ai_analysis,backtest"
 
 
 class Figures:
@@ -184,9 +185,9 @@ class Cluster:
         """One round of the system's own recovery: the stale-task sweep (as Beat runs it) and kombu's restore of
         messages unacknowledged for longer than the visibility timeout (as a live consumer runs it, but now: kombu
         5.7 scans only every `unacked_restore_interval` x `unacked_restore_throttle`, 100 s by default)."""
-        from taskrunner.broker_view import BrokerView
-        from taskrunner.stale_sweep import sweep_stale
-        from worker.queues import QUEUE_NAMES
+        from base.queues import QUEUE_NAMES
+        from ops.broker_view import BrokerView
+        from ops.stale_sweep import sweep_stale
 
         with BrokerView.open(self.app) as broker:
             report = sweep_stale(self.store, broker, stale_after_s=stale_after_s, queues=QUEUE_NAMES)
@@ -196,8 +197,8 @@ class Cluster:
 
     def broker_is_empty(self) -> bool:
         """No message waits in any queue and none is delivered but unacknowledged."""
-        from taskrunner.broker_view import BrokerView
-        from worker.queues import QUEUE_NAMES
+        from base.queues import QUEUE_NAMES
+        from ops.broker_view import BrokerView
 
         with BrokerView.open(self.app) as broker:
             depth = sum(broker.depths(QUEUE_NAMES).values())
@@ -222,7 +223,7 @@ class Cluster:
 
 def _redirect(base: str) -> dict[str, str | None]:
     """Points this process's settings (and so the publish hook's store) at `base`; returns the previous values."""
-    from taskrunner.settings import get_settings
+    from base.settings import get_settings
     from worker.store import reset_store
 
     saved = {k: os.environ.get(k) for k in ("REDIS_URL", "TASKRUNNER_PROGRESS_URL")}
@@ -234,7 +235,7 @@ def _redirect(base: str) -> dict[str, str | None]:
 
 
 def _restore(saved: dict[str, str | None]) -> None:
-    from taskrunner.settings import get_settings
+    from base.settings import get_settings
     from worker.store import reset_store
 
     for key, value in saved.items():
@@ -247,14 +248,14 @@ def _restore(saved: dict[str, str | None]) -> None:
 
 
 def chaos_app(broker_base: str, **overrides: Any) -> Celery:
-    """A Celery app configured exactly like `worker.app` (celery_config), but for the Redis at `broker_base`."""
-    from celery import Celery
-
-    from taskrunner.settings import Settings
+    """A Celery app configured exactly like `worker.app` (its class, so tracked; celery_config), but for the Redis at
+    `broker_base`."""
+    from base.settings import Settings
+    from worker.celery_app import TaskrunnerCelery
     from worker.config import celery_config
 
     settings = Settings(redis_url=f"{broker_base}/1", **overrides)
-    app = Celery("taskrunner-chaos", set_as_current=False)
+    app = TaskrunnerCelery("taskrunner-chaos", set_as_current=False)
     app.config_from_object(celery_config(settings))
     return app
 
@@ -262,16 +263,16 @@ def chaos_app(broker_base: str, **overrides: Any) -> Celery:
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
     """A private Redis for the module, this process redirected to it, and a registry of workers (stopped after)."""
+    from base.settings import get_settings
     from progress import ProgressStore
-    from taskrunner.settings import get_settings
     from worker import load_tasks
 
-    load_tasks()  # the publish hook recognises tracked tasks by name in worker.app's registry
+    load_tasks()  # the publish hook recognises tracked tasks by name in the publishing app's registry
     server = RedisServer(Path(tempfile.mkdtemp(prefix="taskrunner-chaos-redis-"))).start()
     base = server.url.rsplit("/", 1)[0]
     saved = _redirect(base)
     app = chaos_app(base, visibility_timeout_s=int(FAST_ENV["TASKRUNNER_VISIBILITY_TIMEOUT_S"]))
-    store = ProgressStore.from_url(f"{base}/2", config=get_settings().store_config())
+    store = ProgressStore.from_url(f"{base}/2", config=store_config(get_settings()))
     cl = Cluster(server=server, app=app, store=store)
     try:
         yield cl

@@ -15,11 +15,11 @@ import pytest
 import redis
 from celery import states
 
+from ops.broker_view import BrokerView
 from progress import TaskStatus
-from taskrunner.broker_view import BrokerView
-from taskrunner.dead_letters import configured_dead_letters
 from tests.chaos.conftest import Cluster, Figures
 from tests.helpers import wait_until
+from tracking.dead_letters import configured_dead_letters
 
 pytestmark = pytest.mark.chaos
 
@@ -92,7 +92,7 @@ def test_garbage_on_a_queue_is_dead_lettered_and_the_worker_keeps_consuming_with
 def test_redis_out_of_memory_is_waited_out_and_every_task_completes_on_the_same_workers(
     cluster: Cluster, figures: Figures
 ) -> None:
-    from taskrunner.ops_health import collect_health
+    from ops.health import collect_health
     from worker import app
 
     cluster.start("oom", "market_data", concurrency=2)

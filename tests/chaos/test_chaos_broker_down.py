@@ -23,7 +23,7 @@ pytestmark = pytest.mark.chaos
 def test_publishing_to_an_unreachable_broker_raises_and_the_record_says_the_task_was_not_queued(
     cluster: Cluster, figures: Figures
 ) -> None:
-    from tasks.diagnostics import count
+    from tasks.maintenance.diagnostics import count
     from worker import app
 
     port = free_port()

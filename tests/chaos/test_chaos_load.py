@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from base.queues import QUEUE_NAMES
 from progress import TaskStatus
 from tests.chaos.conftest import Cluster, Figures
 from tests.helpers import wait_until
@@ -95,8 +96,7 @@ def test_thousands_of_mixed_tasks_across_the_four_queues_all_complete_and_the_fi
 ) -> None:
     print(f"chaos load seed {chaos_seed}: {TASKS} tasks")
     rng = random.Random(chaos_seed)
-    cluster.wait_ready([cluster.spawn(q, q, concurrency=2) for q in
-                        ("notifications", "market_data", "ai_analysis", "backtest")])
+    cluster.wait_ready([cluster.spawn(q, q, concurrency=2) for q in QUEUE_NAMES])
     store = cluster.store
     redis_client = store.redis
     expected: dict[str, tuple[str, Any]] = {}

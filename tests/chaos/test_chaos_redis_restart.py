@@ -17,11 +17,11 @@ from collections import Counter
 import pytest
 from kombu.exceptions import OperationalError
 
+from base.queues import QUEUE_NAMES
 from progress import TaskRecord, TaskStatus
 from taskrunner.redis_server import RedisServer
 from tests.chaos.conftest import Cluster, Figures
 from tests.helpers import wait_until
-from worker.queues import QUEUE_NAMES
 
 pytestmark = pytest.mark.chaos
 
@@ -61,7 +61,7 @@ def test_a_redis_restart_mid_run_loses_no_queued_task_and_no_final_state(
     old.stop()  # SIGTERM: Redis fsyncs its AOF and exits
     t_down = time.monotonic()
     # A caller publishing now (broker, results and progress all down) is told so within the publish retry policy.
-    from tasks.diagnostics import count
+    from tasks.maintenance.diagnostics import count
 
     with cluster.app.connection_for_write() as conn, pytest.raises(OperationalError, match=f":{old.port}"):
         count.apply_async(kwargs={"n": 1}, task_id="chaos-published-while-down", connection=conn)

@@ -23,18 +23,19 @@ from pathlib import Path
 
 import pytest
 
+from base.connections import progress_client
+from base.queues import ALL_QUEUES, QUEUE_NAMES
+from base.settings import Settings, get_settings
+from ops.broker_view import BrokerView
+from ops.stale_sweep import sweep_lost_messages
 from progress import ProgressStore, TaskStatus
 from progress.reporter import REDIS_DOWN
-from taskrunner.broker_view import BrokerView
-from taskrunner.connections import progress_client
-from taskrunner.processes import ALL_QUEUES, stop_process_group
+from taskrunner.processes import stop_process_group
 from taskrunner.sentinel_cluster import SentinelCluster
-from taskrunner.settings import Settings, get_settings
-from taskrunner.stale_sweep import sweep_lost_messages
 from tests.brokers import settings_app, start_broker_worker
 from tests.chaos.conftest import FAST_ENV, Figures
 from tests.helpers import wait_until
-from worker.queues import QUEUE_NAMES
+from tracking.store import store_config
 from worker.store import reset_store
 
 pytestmark = pytest.mark.chaos
@@ -69,7 +70,7 @@ def test_a_primary_sigkilled_mid_run_with_min_replicas_one_loses_no_acknowledged
     settings = Settings()
     assert settings.redis_min_replicas == 1
     app = settings_app(settings, "chaos-ha")
-    store = ProgressStore(progress_client(settings), config=settings.store_config())
+    store = ProgressStore(progress_client(settings), config=store_config(settings))
     workers = [start_broker_worker(app, env, name=f"ha{i}", queues=ALL_QUEUES, concurrency=2) for i in range(2)]
     published: dict[str, int] = {}
     failed: list[str] = []

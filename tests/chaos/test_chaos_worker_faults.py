@@ -24,10 +24,10 @@ from typing import Any
 import pytest
 from celery import states
 
+from base.queues import QUEUE_NAMES
 from progress import TaskRecord, TaskStatus
 from tests.chaos.conftest import Cluster, Figures
 from tests.helpers import wait_until
-from worker.queues import QUEUE_NAMES
 
 pytestmark = pytest.mark.chaos
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from base.settings import Settings
 from taskrunner.sentinel_cluster import SentinelCluster
-from taskrunner.settings import Settings
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from taskrunner.connections import ConnectionSettingError, location, redbeat_options
-from taskrunner.settings import Settings
+from base.connections import ConnectionSettingError, location, redbeat_options
+from base.settings import Settings
 from tests.brokers import ROOT
 from worker.config import celery_config
 

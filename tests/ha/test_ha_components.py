@@ -14,13 +14,15 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import ApiSettings
+from base.connections import progress_client
+from base.queues import ALL_QUEUES
 from notify import NotificationStore, NotifyConfig
 from progress import ProgressStore, TaskStatus
-from taskrunner.connections import progress_client
-from taskrunner.processes import ALL_QUEUES, stop_process_group
+from taskrunner.processes import stop_process_group
 from taskrunner.sentinel_cluster import SentinelCluster
 from tests.brokers import ROOT, settings_app, start_broker_worker
 from tests.ha.conftest import sentinel_settings
+from tracking.store import store_config
 
 pytestmark = pytest.mark.integration
 TOKEN = "ha-service-token"
@@ -36,7 +38,7 @@ def test_every_component_works_on_a_sentinel_location(cluster: SentinelCluster) 
 
     settings = sentinel_settings(cluster, 1, progress_url=cluster.sentinel_url(2))
     app = settings_app(settings, "ha")
-    store = ProgressStore(progress_client(settings), config=settings.store_config())
+    store = ProgressStore(progress_client(settings), config=store_config(settings))
     worker = start_broker_worker(app, _env(cluster), name="ha-all", queues=ALL_QUEUES, concurrency=2)
     try:
         counted = app.send_task("tasks.diagnostics.count", kwargs={"n": 5}, queue="market_data")

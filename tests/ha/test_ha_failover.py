@@ -16,18 +16,19 @@ from typing import Any
 
 import pytest
 
+from base.connections import progress_client
 from progress import NotReplicated, ProgressReporter, ProgressStore, TaskStatus
 from progress.reporter import REDIS_DOWN
-from taskrunner.connections import progress_client
 from taskrunner.sentinel_cluster import SentinelCluster
 from tests.ha.conftest import sentinel_settings
+from tracking.store import store_config
 
 pytestmark = pytest.mark.integration
 
 
 def _store(cluster: SentinelCluster, min_replicas: int) -> ProgressStore:
     settings = sentinel_settings(cluster, redis_min_replicas=min_replicas, redis_replica_timeout_ms=300)
-    return ProgressStore(progress_client(settings), config=settings.store_config())
+    return ProgressStore(progress_client(settings), config=store_config(settings))
 
 
 def _create_until_acknowledged(store: ProgressStore, tid: str, acked: dict[str, Any]) -> None:

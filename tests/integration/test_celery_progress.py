@@ -8,11 +8,11 @@ from celery.result import AsyncResult
 
 from progress import ProgressStore, TaskStatus
 from tests.helpers import wait_until
+from tracking.errors import InvalidTaskArguments
 from worker import app, load_tasks
-from worker.errors import InvalidTaskArguments
 
 load_tasks()
-from tasks.diagnostics import count, flaky  # noqa: E402
+from tasks.maintenance.diagnostics import count, flaky  # noqa: E402
 
 pytestmark = pytest.mark.integration
 

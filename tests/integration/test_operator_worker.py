@@ -18,7 +18,7 @@ from tests.helpers import wait_until
 from worker import app, load_tasks
 
 load_tasks()
-from tasks.diagnostics import chatty, count  # noqa: E402
+from tasks.maintenance.diagnostics import chatty, count  # noqa: E402
 from worker.retry import RetryRefused, retry_task  # noqa: E402
 
 pytestmark = pytest.mark.integration
@@ -144,7 +144,7 @@ def test_a_cooperatively_cancelled_task_ends_revoked_in_flowers_event_state(
 
 
 def test_arguments_too_big_or_too_deep_for_the_record_are_left_out_saying_why() -> None:
-    from worker.enqueue_metadata import MAX_ARGUMENT_BYTES, enqueue_metadata
+    from tracking.enqueue_metadata import MAX_ARGUMENT_BYTES, enqueue_metadata
 
     deep: dict[str, Any] = {}
     cur = deep
@@ -164,7 +164,7 @@ def test_with_the_json_format_a_tasks_log_lines_are_json_objects_carrying_its_id
     import json
     import logging
 
-    from taskrunner.settings import get_settings
+    from base.settings import get_settings
     from worker.task_logs import _format_worker_logs, install_task_log_handler
 
     monkeypatch.setenv("TASKRUNNER_LOG_FORMAT", "json")

@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict
 
 from progress import InvalidValue, TaskStatus
 from progress.models import MAX_RESULTS_BYTES
+from tracking.task import ProgressTask
 from worker import app
-from worker.base import ProgressTask
 from worker.store import progress_store
 
 NAME = "tests.limits.hostile_result"

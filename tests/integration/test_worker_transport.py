@@ -1,4 +1,4 @@
-"""What the worker's kombu transport accepts as a message; the rest is dead-lettered (worker/transport.py).
+"""What the worker's kombu transport accepts as a message; the rest is dead-lettered (tracking/transport.py).
 
 The whole path (real worker, raw LPUSHes, the worker still consuming) is tests/chaos/test_chaos_bad_days.py; this
 pins the classification on its own, in `make test`.
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from kombu.transport.virtual import Channel
 
-from worker.transport import envelope_problem
+from tracking.transport import envelope_problem
 
 GOOD: dict[str, Any] = {
     "body": base64.b64encode(b"[[], {}, {}]").decode(), "content-type": "application/json",

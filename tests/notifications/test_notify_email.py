@@ -20,7 +20,7 @@ from aiosmtpd.controller import Controller
 
 from notify import EmailSpec, PermanentEmailError, SmtpSettings, TemporaryEmailError, send_email
 from progress import TaskStatus
-from tasks.notifications import send_email_notification
+from tasks.notifications.tasks import send_email_notification
 from worker.store import progress_store
 
 

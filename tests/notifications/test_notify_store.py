@@ -10,8 +10,8 @@ import redis
 import redis.asyncio as aioredis
 from pydantic import ValidationError
 
+from base.keys import AppKeys
 from notify import AsyncNotificationStore, Notification, NotificationStore, NotificationType, NotifyConfig
-from taskrunner.keys import AppKeys
 
 DAY_MS = 86_400_000
 

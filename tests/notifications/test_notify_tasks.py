@@ -12,13 +12,13 @@ import pytest
 
 from notify import NotificationStore, NotificationType
 from progress import ProgressStore, TaskStatus
-from tasks.notifications import (
+from tasks.notifications.tasks import (
     daily_summary_report,
     send_batch_notifications,
     send_email_notification,
     send_realtime_notification,
 )
-from worker.errors import InvalidTaskArguments
+from tracking.errors import InvalidTaskArguments
 
 pytestmark = pytest.mark.integration
 RESULT_TIMEOUT = 60

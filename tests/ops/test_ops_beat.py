@@ -23,7 +23,7 @@ import pytest
 import redis
 
 from beat_schedule import JOBS
-from taskrunner.broker_view import BrokerView
+from ops.broker_view import BrokerView
 from tests.conftest import ROOT
 from tests.helpers import wait_until
 from worker import app

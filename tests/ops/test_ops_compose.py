@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from worker.queues import QUEUE_NAMES
+from base.queues import QUEUE_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|AUTH", re.IGNORECASE)
@@ -157,7 +157,7 @@ def test_the_ha_profile_runs_a_primary_its_replica_and_three_sentinels_with_quor
 
 
 def test_the_rabbitmq_profile_sets_consumer_timeout_above_the_hard_time_limit(compose: dict[str, Any]) -> None:
-    from taskrunner.settings import Settings
+    from base.settings import Settings
 
     rabbit = _services(compose)["rabbitmq"]
     assert rabbit["profiles"] == ["rabbitmq"] and "healthcheck" in rabbit

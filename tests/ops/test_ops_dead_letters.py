@@ -14,11 +14,11 @@ import sys
 import pytest
 import redis
 
+from ops.health import RedisMemory, collect_health
 from progress import ProgressStore
 from progress.config import StoreConfig
-from taskrunner.dead_letters import RAW_MAX_CHARS, DeadLetters, configured_dead_letters
-from taskrunner.ops_health import RedisMemory, collect_health
 from tests.conftest import ROOT
+from tracking.dead_letters import RAW_MAX_CHARS, DeadLetters, configured_dead_letters
 
 
 def _letters(client: redis.Redis, **limits: int) -> DeadLetters:

@@ -24,7 +24,7 @@ from tests.helpers import wait_until
 from worker import load_tasks
 
 load_tasks()
-from tasks.diagnostics import count  # noqa: E402
+from tasks.maintenance.diagnostics import count  # noqa: E402
 
 pytestmark = pytest.mark.integration
 

@@ -11,11 +11,11 @@ import uuid
 
 from celery import Celery
 
+from base.queues import QUEUE_NAMES
+from ops.broker_view import BrokerView
+from ops.stale_sweep import LostMessageReport, sweep_lost_messages
 from progress import ProgressStore, TaskStatus
 from progress.models import TaskRecord
-from taskrunner.broker_view import BrokerView
-from taskrunner.stale_sweep import LostMessageReport, sweep_lost_messages
-from worker.queues import QUEUE_NAMES
 
 GRACE_S = 60.0
 

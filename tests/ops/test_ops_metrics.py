@@ -11,16 +11,17 @@ import time
 
 import pytest
 
+from base.keys import AppKeys
+from base.queues import QUEUE_NAMES
+from base.settings import get_settings
+from ops.metrics import MetricsSample, QueueSample, metrics_command, recent, record_sample
 from progress import ProgressStore, TaskStatus
-from taskrunner.keys import AppKeys
-from taskrunner.metrics import MetricsSample, QueueSample, metrics_command, recent, record_sample
-from taskrunner.settings import get_settings
-from worker import heartbeat, load_tasks
-from worker.queues import QUEUE_NAMES
+from tracking import heartbeat
+from worker import load_tasks
 
 load_tasks()
-from tasks.diagnostics import count  # noqa: E402
-from tasks.maintenance import collect_system_metrics  # noqa: E402
+from tasks.maintenance.diagnostics import count  # noqa: E402
+from tasks.maintenance.tasks import collect_system_metrics  # noqa: E402
 
 pytestmark = pytest.mark.integration
 

@@ -6,11 +6,11 @@ import datetime as dt
 import uuid
 from zoneinfo import ZoneInfo
 
+from base.queues import QUEUE_NAMES
 from beat_schedule import JOBS, celery_beat_schedule
 from progress import ProgressStore, TaskStatus
-from tasks.maintenance import UPDATE_ALL_PRICES, cleanup_expired_progress, market_refresh
+from tasks.maintenance.tasks import UPDATE_ALL_PRICES, cleanup_expired_progress, market_refresh
 from worker import app, load_tasks
-from worker.queues import QUEUE_NAMES
 from worker.store import progress_store
 
 JST = ZoneInfo("Asia/Tokyo")

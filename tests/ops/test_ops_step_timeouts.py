@@ -11,8 +11,8 @@ import time
 import pytest
 import redis
 
+from ops.step_timeouts import sweep_step_timeouts
 from progress import ProgressReporter, ProgressStore, StepDefinition, TaskCancelled, TaskStatus
-from taskrunner.step_timeouts import sweep_step_timeouts
 
 
 class Clock:
@@ -115,8 +115,8 @@ def test_with_timeouts_failing_tasks_the_task_ends_error_naming_the_step_and_its
 def test_the_beat_job_flags_step_timeouts_and_the_setting_makes_them_fail_the_task(
     progress_redis: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from taskrunner.settings import get_settings
-    from tasks.maintenance import sweep_stale_tasks
+    from base.settings import get_settings
+    from tasks.maintenance.tasks import sweep_stale_tasks
 
     # Written a minute ago by a store whose clock is behind, so the job's real clock finds the steps overdue.
     past = ProgressStore(progress_redis, clock=lambda: time.time() - 60)

@@ -12,10 +12,10 @@ import uuid
 import redis
 from celery import Celery
 
+from base.queues import QUEUE_NAMES
+from ops.broker_view import BrokerView
+from ops.stale_sweep import sweep_stale
 from progress import ProgressStore, TaskStatus
-from taskrunner.broker_view import BrokerView
-from taskrunner.stale_sweep import sweep_stale
-from worker.queues import QUEUE_NAMES
 
 STALE_S = 5.0
 

@@ -15,16 +15,16 @@ from collections.abc import Iterator
 
 import pytest
 
+from base.queues import QUEUE_NAMES
+from ops.broker_view import BrokerView
+from ops.stale_sweep import sweep_stale
 from progress import ProgressStore, TaskStatus
-from taskrunner.broker_view import BrokerView
-from taskrunner.stale_sweep import sweep_stale
 from tests.conftest import ROOT, start_worker, stop_worker
 from tests.helpers import wait_until
 from worker import app, load_tasks
-from worker.queues import QUEUE_NAMES
 
 load_tasks()
-from tasks.diagnostics import count  # noqa: E402
+from tasks.maintenance.diagnostics import count  # noqa: E402
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from celery import Celery
 
+from base.settings import Settings
 from taskrunner.rabbitmq_server import RabbitServer, rabbitmq_server_binary
-from taskrunner.settings import Settings
 from tests.brokers import settings_app
 
 RESULTS_DB = 7

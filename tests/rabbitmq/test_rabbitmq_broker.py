@@ -19,14 +19,14 @@ import pytest
 import redis
 from celery import Celery
 
+from base.queues import ALL_QUEUES, QUEUE_NAMES, QUEUES
+from ops.broker_view import BrokerView
+from ops.stale_sweep import sweep_lost_messages, sweep_stale
 from progress import ProgressStore, TaskStatus
-from taskrunner.broker_view import BrokerView
-from taskrunner.processes import ALL_QUEUES, stop_process_group
-from taskrunner.stale_sweep import sweep_lost_messages, sweep_stale
+from taskrunner.processes import stop_process_group
 from tests.brokers import ROOT, start_broker_worker
 from tests.helpers import wait_until
 from tests.rabbitmq.conftest import broker_app, broker_env
-from worker.queues import QUEUE_NAMES, QUEUES
 
 pytestmark = pytest.mark.integration
 STALE_S = 5.0
@@ -225,7 +225,7 @@ def test_taskrunner_health_on_rabbitmq_is_healthy_with_a_worker_on_every_queue(
 def test_the_metrics_sample_on_rabbitmq_has_every_queues_depth_and_worker(
     amqp: Celery, amqp_worker: subprocess.Popen[bytes], records: ProgressStore
 ) -> None:
-    from taskrunner.metrics import collect_sample
+    from ops.metrics import collect_sample
 
     sample = collect_sample(amqp, records, QUEUE_NAMES, timeout=2)
 

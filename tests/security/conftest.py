@@ -92,7 +92,7 @@ def sandbox_celery() -> Celery:
     from pydantic import BaseModel, ConfigDict, Field
 
     from notify.models import NotificationData, UserId
-    from worker.base import ProgressTask
+    from tracking.task import ProgressTask
 
     class EchoArgs(BaseModel):
         model_config = ConfigDict(extra="forbid")

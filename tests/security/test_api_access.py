@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketDenialResponse
 
 from api.auth import Authenticator
-from taskrunner.keys import AppKeys
+from base.keys import AppKeys
 from tests.api.conftest import JWT_SECRET, SERVICE_TOKEN, bearer
 
 TOKENS = Authenticator(service_token=SERVICE_TOKEN, jwt_secret=JWT_SECRET)

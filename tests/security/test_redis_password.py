@@ -21,10 +21,11 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from celery import Celery
 
+from base.queues import ALL_QUEUES
+from base.settings import Settings
 from progress import ProgressStore, TaskStatus
-from taskrunner.processes import ALL_QUEUES, ROOT, stop_process_group
+from taskrunner.processes import ROOT, stop_process_group
 from taskrunner.redis_server import RedisServer, free_port
-from taskrunner.settings import Settings
 from tests.helpers import wait_until
 from worker.config import celery_config
 

@@ -23,9 +23,9 @@ import pytest
 import redis
 from celery import Celery
 
+from base.settings import Settings
 from progress import ProgressStore, TaskStatus
 from taskrunner.redis_server import RedisServer
-from taskrunner.settings import Settings
 from worker.config import celery_config
 
 PASSWORD = "tls-pw-" + secrets.token_hex(8)

@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 
 from progress import ProgressStore, TaskStatus
 from tests.helpers import wait_until
+from tracking.errors import InvalidTaskArguments
+from tracking.task import ProgressTask
 from worker import app, load_tasks
-from worker.base import ProgressTask
-from worker.errors import InvalidTaskArguments
 
 if TYPE_CHECKING:
     from tests.security.conftest import Tally

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from base.keys import AppKeys
+from base.settings import get_settings
 from progress import ProgressStore, TaskStatus
-from taskrunner.keys import AppKeys
-from taskrunner.settings import get_settings
 from worker import load_tasks
 
 load_tasks()
-from tasks.analysis import cleanup_expired_analysis, store_result  # noqa: E402
-from tasks.analysis_store import analysis_results, now_ms  # noqa: E402
+from tasks.analysis.store import analysis_results, now_ms  # noqa: E402
+from tasks.analysis.tasks import cleanup_expired_analysis, store_result  # noqa: E402
 
 pytestmark = pytest.mark.integration
 

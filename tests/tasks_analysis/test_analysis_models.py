@@ -9,8 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from quant import technical_signal
-from tasks.analysis_args import ModelArgs, MultiModelArgs, SentimentArgs, TechnicalArgs
-from tasks.analysis_models import (
+from tasks.analysis.args import ModelArgs, MultiModelArgs, SentimentArgs, TechnicalArgs
+from tasks.analysis.models import (
     InsufficientData,
     ModelSignal,
     NoUsableModel,

@@ -14,18 +14,18 @@ import pytest
 import redis
 from celery.result import AsyncResult
 
+from base.keys import AppKeys
+from base.settings import get_settings
 from market import Bar, SyntheticProvider
 from progress import ProgressStore, TaskRecord, TaskStatus
-from taskrunner.keys import AppKeys
-from taskrunner.settings import get_settings
 from tests.helpers import wait_until
+from tracking.errors import InvalidTaskArguments
 from worker import app, load_tasks
-from worker.errors import InvalidTaskArguments
 
 load_tasks()
-from tasks.analysis import multi_model_analysis, sentiment_analysis, stock_technical_analysis  # noqa: E402
-from tasks.analysis_store import analysis_results  # noqa: E402
-from tasks.market_store import save_bars  # noqa: E402
+from tasks.analysis.store import analysis_results  # noqa: E402
+from tasks.analysis.tasks import multi_model_analysis, sentiment_analysis, stock_technical_analysis  # noqa: E402
+from tasks.market.store import save_bars  # noqa: E402
 
 pytestmark = pytest.mark.integration
 

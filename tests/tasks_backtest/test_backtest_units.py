@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from quant.montecarlo import estimate_gbm, simulate_paths, simulate_terminal
-from tasks.backtest import monte_carlo_simulation, portfolio_optimization, strategy_backtest
-from tasks.backtest_curve import keep_indices
-from worker.errors import InvalidTaskArguments
+from tasks.backtest.curve import keep_indices
+from tasks.backtest.tasks import monte_carlo_simulation, portfolio_optimization, strategy_backtest
+from tracking.errors import InvalidTaskArguments
 
 
 def _max_drawdown(values: list[float]) -> float:

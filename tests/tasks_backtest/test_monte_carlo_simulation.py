@@ -12,7 +12,7 @@ from celery.result import AsyncResult
 
 from market import get_provider
 from progress import ProgressStore, TaskStatus
-from tasks.backtest import monte_carlo_simulation
+from tasks.backtest.tasks import monte_carlo_simulation
 from tests.helpers import wait_until
 from worker import app
 

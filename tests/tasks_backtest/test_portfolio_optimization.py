@@ -10,7 +10,7 @@ import pytest
 
 from market import get_provider
 from progress import ProgressStore, TaskStatus
-from tasks.backtest import portfolio_optimization
+from tasks.backtest.tasks import portfolio_optimization
 from worker import app
 
 pytestmark = pytest.mark.integration

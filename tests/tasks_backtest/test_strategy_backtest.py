@@ -9,8 +9,8 @@ import pytest
 
 from market import Bar, trading_days
 from progress import ProgressStore, TaskStatus
-from tasks.backtest import strategy_backtest
-from tasks.market_store import save_bars
+from tasks.backtest.tasks import strategy_backtest
+from tasks.market.store import save_bars
 from worker import app
 
 pytestmark = pytest.mark.integration

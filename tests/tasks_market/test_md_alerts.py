@@ -10,9 +10,9 @@ from celery import group
 
 from market import evaluate
 from progress import ProgressStore, TaskRecord, TaskStatus
-from tasks.market_alerts import PriceAlert, add_alert, fired_alerts
-from tasks.market_data import NOTIFY_TASK, price_alert_monitor
-from tasks.market_store import LastPrice, bar_store
+from tasks.market.alerts import PriceAlert, add_alert, fired_alerts
+from tasks.market.store import LastPrice, bar_store
+from tasks.market.tasks import NOTIFY_TASK, price_alert_monitor
 from tests.helpers import wait_until
 
 pytestmark = pytest.mark.integration

@@ -9,8 +9,8 @@ import pytest
 
 from market import SyntheticProvider, write_bars_csv
 from progress import ProgressStore, TaskRecord, TaskStatus
-from tasks.market_data import fetch_data, update_all_stock_prices
-from tasks.market_store import load_bars
+from tasks.market.store import load_bars
+from tasks.market.tasks import fetch_data, update_all_stock_prices
 from tests.helpers import wait_until
 
 pytestmark = pytest.mark.integration

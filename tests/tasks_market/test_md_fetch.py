@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 import redis
 
+from base.keys import AppKeys
+from base.settings import get_settings
 from market import SyntheticProvider, write_bars_csv
 from progress import ProgressStore, TaskStatus
-from taskrunner.keys import AppKeys
-from taskrunner.settings import get_settings
-from tasks.market_data import fetch_data
-from tasks.market_store import last_price, load_bars
+from tasks.market.store import last_price, load_bars
+from tasks.market.tasks import fetch_data
 from tests.helpers import wait_until
+from tracking.errors import InvalidTaskArguments
 from worker import app
-from worker.errors import InvalidTaskArguments
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from progress import ProgressStore, TaskStatus
-from tasks.market_data import market_hours_check
+from tasks.market.tasks import market_hours_check
 from worker import app
 
 pytestmark = pytest.mark.integration

@@ -9,13 +9,13 @@ import pytest
 import redis
 
 from progress import TaskStatus
-from tasks.market_fetch import ProviderConfigError, make_provider
+from tasks.market.fetch import ProviderConfigError, make_provider
 from worker import load_tasks
 from worker.store import progress_store
 
 load_tasks()
-from tasks.analysis import stock_technical_analysis  # noqa: E402
-from tasks.market_data import fetch_data  # noqa: E402
+from tasks.analysis.tasks import stock_technical_analysis  # noqa: E402
+from tasks.market.tasks import fetch_data  # noqa: E402
 
 
 @pytest.fixture

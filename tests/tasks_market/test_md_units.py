@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import redis
 
+from base.keys import AppKeys
 from market import Bar, CsvProvider, MarketDataError, Period, PriceDataNotFoundError, SyntheticProvider
 from progress import TaskStatus
-from taskrunner.keys import AppKeys
-from tasks import market_data
-from tasks.market_alerts import (
+from tasks.market import tasks as market_data
+from tasks.market.alerts import (
     FiredAlert,
     PriceAlert,
     add_alert,
@@ -23,11 +23,11 @@ from tasks.market_alerts import (
     remove_alert,
     unfired,
 )
-from tasks.market_batch import summarize
-from tasks.market_data import fetch_data
-from tasks.market_fetch import ProviderConfigError, check_bars, download, make_provider
-from tasks.market_store import BarStore, LastPrice
-from worker.errors import TransientError
+from tasks.market.batch import summarize
+from tasks.market.fetch import ProviderConfigError, check_bars, download, make_provider
+from tasks.market.store import BarStore, LastPrice
+from tasks.market.tasks import fetch_data
+from tracking.errors import TransientError
 from worker.store import progress_store
 
 END = dt.date(2024, 6, 28)

@@ -1,0 +1,1 @@
+"""Analysis: technical indicators, sentiment and multi-model consensus, with their stored results."""

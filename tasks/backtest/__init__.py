@@ -1,0 +1,1 @@
+"""Backtests: strategies, portfolio optimisation and Monte Carlo simulation."""

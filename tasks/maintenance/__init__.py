@@ -1,0 +1,1 @@
+"""Maintenance: periodic jobs (refresh, metrics, cleanup, stale sweep) and diagnostics tasks."""

@@ -1,0 +1,1 @@
+"""Market data: fetching and storing daily bars, latest prices, price alerts, batch refreshes."""

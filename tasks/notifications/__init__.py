@@ -1,0 +1,1 @@
+"""Notifications: real-time, e-mail, batches and the daily summary."""

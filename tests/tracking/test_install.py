@@ -1,0 +1,106 @@
+"""Tracking is a library: installed on one app it records that app's tasks, and leaves every other app alone."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from celery import Celery
+
+from progress import ProgressStore, TaskStatus
+from tracking import ProgressTask, heartbeat, install
+from worker import app as project_app
+from worker import load_tasks
+from worker.store import progress_store
+
+ROOT = Path(__file__).resolve().parents[2]
+TRACKED_NAME = "tasks.diagnostics.count"  # a ProgressTask of the project's app
+
+
+@pytest.fixture
+def other_app(redis_base: str) -> Iterator[Celery]:
+    """An unrelated app in the same process, on its own broker database, that nobody installed tracking on."""
+    load_tasks()
+    app = Celery("unrelated", broker=f"{redis_base}/3", backend=f"{redis_base}/3", set_as_current=False)
+    yield app
+    app.close()
+
+
+def test_a_second_unrelated_app_in_the_same_process_is_left_alone(
+    other_app: Celery, progress_redis: redis.Redis
+) -> None:
+    # Given: the project's app is tracked, and an unrelated app has a plain task under a name the project tracks
+    assert isinstance(project_app.tasks[TRACKED_NAME], ProgressTask)
+    seen_running: list[set[str]] = []
+
+    @other_app.task(name=TRACKED_NAME)
+    def lookalike(n: int) -> int:
+        seen_running.append(heartbeat.running_tasks())
+        return n * 2
+
+    # When: it publishes by name and by object, and runs its task
+    by_name = other_app.send_task(TRACKED_NAME, kwargs={"n": 1})
+    by_object = lookalike.delay(n=2)
+    ran = lookalike.apply(kwargs={"n": 3})
+
+    # Then: nothing of it is recorded, its task is its own, and no tracking ran around it
+    store = progress_store()
+    assert store.get_task_status(by_name.id) is None and store.get_task_status(by_object.id) is None
+    assert store.get_task_status(ran.id) is None and sum(store.summary().values()) == 0
+    assert not isinstance(lookalike, ProgressTask) and ran.get() == 6
+    assert seen_running == [set()]
+    # ...while the project's app still records its own publish
+    tracked = project_app.tasks[TRACKED_NAME].apply_async(kwargs={"n": 1}, queue="backtest")
+    rec = store.require(tracked.id)
+    assert rec.status is TaskStatus.CREATED and rec.metadata["queue"] == "ai_analysis"
+
+
+def test_an_app_installed_with_its_own_store_records_there_and_nowhere_else(
+    other_app: Celery, redis_client: redis.Redis, progress_redis: redis.Redis
+) -> None:
+    own_store = ProgressStore(redis_client)
+    install(other_app, store=own_store)
+
+    @other_app.task(base=ProgressTask, bind=True, name="unrelated.job")
+    def job(self: Any, n: int) -> int:
+        return n
+
+    sent = job.delay(n=1)
+
+    rec = own_store.require(sent.id)
+    assert rec.status is TaskStatus.CREATED and rec.task_name == "unrelated.job"
+    assert rec.metadata["queue"] == "celery"  # the routing key it was published with
+    assert progress_store().get_task_status(sent.id) is None
+
+
+def test_importing_the_integration_builds_no_celery_app_and_connects_no_handler() -> None:
+    probe = (
+        "import celery._state as s, celery.signals as sig\n"
+        "import tracking, tracking.app_class, tracking.bad_messages, tracking.heartbeat, tracking.request, "
+        "tracking.signals, tracking.transport\n"
+        "apps = list(s._get_active_apps())\n"
+        "assert apps == [], apps\n"
+        "assert not sig.before_task_publish.receivers and not sig.task_prerun.receivers, 'handlers connected'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+@pytest.mark.integration
+def test_the_own_app_example_runs_a_tracked_task_on_the_embedded_redis_and_exits_0(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "TASKRUNNER_PROGRESS_URL")}
+    env["TASKRUNNER_HOME"] = str(tmp_path)  # its own embedded Redis, started and stopped by the example
+
+    done = subprocess.run([sys.executable, "examples/own_app.py"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert '"status": "completed"' in done.stdout and '"current": 1000' in done.stdout
+    assert not (tmp_path / "redis" / "server.json").exists()  # the Redis it started is stopped again
