@@ -22,6 +22,7 @@ from api import (
     routes_enqueue,
     routes_metrics,
     routes_notifications,
+    routes_steps,
     routes_stream,
     routes_tasks,
     routes_topics,
@@ -76,6 +77,7 @@ def create_app(
     for module in (routes_tasks, routes_enqueue, routes_stream, routes_topics, routes_notifications, routes_detail,
                    routes_metrics, probes):
         app.include_router(module.router)
+    app.include_router(routes_steps.router)  # seed 002's step endpoints
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     dead_letter_ttl_s: int = Field(
         default=7 * 86_400, ge=1, description="the dead-letter list expires this long after its last entry"
     )
+    step_timeout_fails: bool = Field(
+        default=False, description="a step running past its timeout_ms ends its task `error`; false: the step is only "
+        "flagged `timeout` (ops/step_timeouts.py)"
+    )
     metrics_maxlen: int = Field(default=1_440, ge=1, description="metrics samples kept (30 days at one per 30 min)")
     inspect_timeout_s: float = Field(default=1.0, gt=0, description="how long health and metrics wait for workers")
     # Operators' views: per-task logs and the log format.

@@ -1,1 +1,1 @@
-"""Operations on a running deployment: the broker view, the stale-task sweep, metrics, health."""
+"""Operations on a running deployment: the broker view, the stale-task and step-timeout sweeps, metrics, health."""

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from progress.models import ProgressEvent, ProgressInfo, Step, TaskRecord, percentage
 from progress.status import TaskStatus
+from progress.steps import live_elapsed_ms, steps_percentage
 
 
 def from_ms(ms: int | float | str | None, tz: ZoneInfo) -> datetime | None:
@@ -42,14 +43,17 @@ def _prefixed(h: dict[str, str], prefix: str) -> dict[str, Any]:
     return {k[n:]: json.loads(v) for k, v in h.items() if k.startswith(prefix)}
 
 
-def _steps(value: str | None, tz: ZoneInfo) -> list[Step]:
+def _steps(value: str | None, tz: ZoneInfo, now_ms: int) -> list[Step]:
     if not value or value == "{}":  # cjson encodes an empty Lua table as {}
         return []
     out = []
     for raw in json.loads(value):
         raw["started_at"] = from_ms(raw.get("started_at"), tz)
         raw["completed_at"] = from_ms(raw.get("completed_at"), tz)
-        out.append(Step.model_validate(raw))
+        step = Step.model_validate(raw)
+        # Stored when the step ends; while it runs, read as now minus its start (seed 002's clients show it live).
+        step.elapsed_ms = live_elapsed_ms(step, now_ms)
+        out.append(step)
     return out
 
 
@@ -59,7 +63,7 @@ def record_from_hash(h: dict[str, str], tz: ZoneInfo, now_ms: int) -> TaskRecord
     current, total = _int(h.get("cur")), _int(h.get("total"))
     created, started = _int(h.get("created")), _int(h.get("started"), -1)
     updated, ended = _int(h.get("updated")), _int(h.get("ended"), -1)
-    steps = _steps(h.get("steps"), tz)
+    steps = _steps(h.get("steps"), tz, now_ms)
 
     processing_ms = None if started < 0 else (ended if ended >= 0 else now_ms) - started
     rate = None
@@ -79,7 +83,9 @@ def record_from_hash(h: dict[str, str], tz: ZoneInfo, now_ms: int) -> TaskRecord
         task_type=h.get("type", ""),
         task_name=h.get("name") or None,
         symbol=h.get("symbol") or None,
-        progress=ProgressInfo(current=current, total=total, percentage=percentage(current, total)),
+        # A task that counts no items shows how many of its steps ended (seed 002) rather than 0%.
+        progress=ProgressInfo(current=current, total=total, percentage=percentage(current, total) if total > 0
+                              else steps_percentage(steps)),
         current_status=h.get("msg", ""),
         created_at=from_ms(created, tz),
         start_time=from_ms(started, tz) if started >= 0 else None,
@@ -153,7 +159,7 @@ def _salvage(h: Mapping[Any, Any], task_id: str, tz: ZoneInfo) -> tuple[dict[str
             if name == "meta" and not isinstance(decoded, dict):
                 raise ValueError("not an object")
             if name == "steps":
-                _steps(out[name], tz)
+                _steps(out[name], tz, 0)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             problems.append(f"{name}: {type(exc).__name__}")
             del out[name]

@@ -79,11 +79,12 @@ class ProgressInfo(BaseModel):
 
 
 class Step(BaseModel):
-    """One named step of a task (seed 002)."""
+    """One named step of a task (seed 002); `timeout`: it ran past its timeout_ms (flagged while running, kept when
+    it then completes). `elapsed_ms` is up to now while the step runs."""
 
     step: int
     name: str
-    status: Literal["pending", "running", "success", "error"] = "pending"
+    status: Literal["pending", "running", "success", "error", "timeout"] = "pending"
     started_at: datetime | None = None
     completed_at: datetime | None = None
     elapsed_ms: int = 0

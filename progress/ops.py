@@ -39,6 +39,7 @@ from progress.models import (
     redact,
 )
 from progress.status import TaskStatus
+from progress.steps import without_nulls
 
 ScriptArgs = list[str | int | float]
 
@@ -178,7 +179,9 @@ def encode_change(change: dict[str, Any], lim: Limits | None = None) -> ScriptAr
             # Masked here too, so what a task reports or returns never stores a secret-looking key.
             out += [name, dumps({str(k): dumps(v) for k, v in redact(value).items()})]
         elif name == "step":
-            out += [name, limits.check_object(value, name, lim.max_details_bytes, lim.max_json_depth)]
+            # Without its None members: a JSON null would overwrite what the step has (its defined timeout).
+            out += [name, limits.check_object(without_nulls(value) if isinstance(value, dict) else value, name,
+                                              lim.max_details_bytes, lim.max_json_depth)]
         else:
             limits.check_text(value, name, getattr(lim, _TEXT_LIMITS.get(name, "max_message_chars")))
             out += [name, value]

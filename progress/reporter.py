@@ -16,6 +16,7 @@ from progress.limits import clip
 from progress.models import StepDefinition, UpdateResult
 from progress.ops import Written, to_result
 from progress.status import TaskStatus
+from progress.steps import step_change
 from progress.tasklog import reporter_logger
 
 
@@ -201,19 +202,21 @@ class ProgressReporter:
 
     @contextmanager
     def step(self, name: str, *, timeout_ms: int | None = None) -> Iterator[None]:
-        """Runs a block as a named step: started, then success, or error with the exception's text."""
-        self._write_retrying({**self._take(), "step": {"action": "start", "name": name, "timeout_ms": timeout_ms},
-                     "message": name}, soft=True)
+        """Runs a block as a named step: started, then success (timeout if it ran past its timeout), or error with the
+        exception's text."""
+        # Without a timeout here, the step keeps the one define_steps gave it.
+        self._write_retrying({**self._take(), "step": step_change("start", name, timeout_ms=timeout_ms),
+                              "message": name}, soft=True)
         try:
             yield
         except TaskCancelled:
             raise
         except BaseException as exc:
             error = clip(f"{type(exc).__name__}: {exc}", self.store.config.limits.max_error_chars)
-            self._write_retrying({"step": {"action": "fail", "name": name, "error": error}},
+            self._write_retrying({"step": step_change("fail", name, error=error)},
                                  soft=True, raise_on_cancel=False)
             raise
-        self._write_retrying({**self._take(), "step": {"action": "complete", "name": name}}, soft=True)
+        self._write_retrying({**self._take(), "step": step_change("complete", name)}, soft=True)
 
     # --- internals ----------------------------------------------------------------------------------------------
 

@@ -107,12 +107,7 @@ class RedisServer:
         """Stops the server (SIGTERM, then SIGKILL after 5 s)."""
         if self.process is None:
             return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        terminate(self.process)
         self.process = None
 
 
@@ -178,3 +173,13 @@ class EmbeddedRedis:
         with contextlib.suppress(OSError):
             self.state.unlink()
         return True
+
+
+def terminate(process: subprocess.Popen[bytes]) -> None:
+    """Stops a server process: SIGTERM, then SIGKILL if it has not exited within 5 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -18,7 +18,7 @@ from typing import Any
 
 import redis
 
-from taskrunner.redis_server import free_port, redis_server_binary, wait_for_redis
+from taskrunner.redis_server import free_port, redis_server_binary, terminate, wait_for_redis
 
 MASTER_NAME = "taskrunner"
 
@@ -53,12 +53,7 @@ class Node:
         if self.process.poll() is not None:
             return
         self.signal(signal.SIGCONT)
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        terminate(self.process)
 
 
 @dataclass

@@ -25,8 +25,8 @@
 --           error_message, last_error, worker, start ('1': a worker begins an attempt), soft ('1': a worker's
 --           progress; leaves "paused" alone), attempt (the attempt that writes: refused once a newer one started;
 --           absent for writes from outside a worker); as JSON text: details {key: JSON text}, results {key: JSON
---           text}, step {name, action = define|start|complete|fail, message, error, timeout_ms, estimated_ms,
---           steps = [{name, timeout_ms, estimated_ms}] for define}
+--           text}, step {name, action = define|start|complete|fail|timeout, message, error, timeout_ms,
+--           estimated_ms, steps = [{name, timeout_ms, estimated_ms}] for define}
 -- Returns {code, status, event id or '', event JSON or '', newest attempt}; code is ok | ignored | invalid |
 -- missing | superseded | keys. 'keys' (nothing written): the change moves the task from `status` to another
 -- status and the index keys were not all given; the fourth element is the record's `sidx` then.
@@ -133,11 +133,19 @@ if step ~= nil then
     if step.message ~= nil then found.message = step.message end
     if step.action == 'start' then
       found.status = 'running'; found.started_at = now
+    elseif step.action == 'timeout' and found.status == 'running' then
+      found.status = 'timeout'  -- the sweep's flag: past its timeout_ms, the step may yet end
+      if step.error ~= nil then found.error = step.error end
     elseif step.action == 'complete' or step.action == 'fail' then
       found.status = (step.action == 'complete') and 'success' or 'error'
       found.completed_at = now
       if step.error ~= nil then found.error = step.error end
       if found.started_at then found.elapsed_ms = now - found.started_at end
+      -- A step that ran past its timeout ends `timeout`, not `success`, whether or not the sweep saw it running.
+      local limit = found.timeout_ms
+      if step.action == 'complete' and type(limit) == 'number' and found.elapsed_ms > limit then
+        found.status = 'timeout'
+      end
     end
   end
   put('steps', cjson.encode(steps))

@@ -20,6 +20,7 @@ from market.calendar import market_status
 from ops.broker_view import BrokerView
 from ops.metrics import collect_sample, record_sample
 from ops.stale_sweep import held_by_workers, sweep_lost_messages, sweep_stale
+from ops.step_timeouts import sweep_step_timeouts
 from progress.models import TaskRecord
 from tracking.task import ProgressTask
 from worker import app
@@ -52,7 +53,8 @@ def cleanup_expired_progress() -> dict[str, int]:
 
 @app.task(name="tasks.maintenance.sweep_stale_tasks", internal="a Beat job")
 def sweep_stale_tasks() -> dict[str, Any]:
-    """Requeues or ends running tasks whose worker stopped sending heartbeats (see ops/stale_sweep.py)."""
+    """Requeues or ends running tasks whose worker stopped sending heartbeats (see ops/stale_sweep.py), and flags
+    running steps past their timeout (ops/step_timeouts.py)."""
     ops = get_settings()
     with BrokerView.open(app) as broker:
         report = sweep_stale(progress_store(), broker, stale_after_s=ops.stale_after_s, queues=QUEUE_NAMES,
@@ -67,7 +69,9 @@ def sweep_stale_tasks() -> dict[str, Any]:
     for task_id in lost_messages.lost:
         # Otherwise PENDING for ever: the message that would have run it is gone.
         app.backend.mark_as_failure(task_id, RuntimeError("message lost: no broker holds it; marked by the sweep"))
-    return {**report.model_dump(), "message_lost": lost_messages.model_dump()}
+    step_timeouts = sweep_step_timeouts(progress_store(), fails=ops.step_timeout_fails)
+    return {**report.model_dump(), "message_lost": lost_messages.model_dump(),
+            "step_timeouts": step_timeouts.model_dump()}
 
 
 def _published_by_celery(rec: TaskRecord) -> bool:

@@ -47,7 +47,7 @@ def test_a_failed_task_shows_its_traceback_attempt_and_log_and_its_retry_is_link
     logs = task_detail(worker_store, talker).logs
     mine = [line for line in logs if line.message.startswith("line ")]
     assert [line.message for line in mine] == [f"line {i} of 4 password=***" for i in range(1, 5)]
-    assert {line.logger for line in mine} == {"tasks.diagnostics", "progress.task"}
+    assert {line.logger for line in mine} == {"tasks.maintenance.diagnostics", "progress.task"}
     assert all("hunter2" not in line.message for line in logs)
 
     retry = retry_task(worker_store, app, failed)
@@ -170,7 +170,7 @@ def test_with_the_json_format_a_tasks_log_lines_are_json_objects_carrying_its_id
     monkeypatch.setenv("TASKRUNNER_LOG_FORMAT", "json")
     get_settings.cache_clear()
     stream = io.StringIO()
-    logger = logging.getLogger("tasks.diagnostics")
+    logger = logging.getLogger("tasks.maintenance.diagnostics")
     handler = logging.StreamHandler(stream)
     logger.addHandler(handler)
     root_before = list(logging.getLogger().handlers)
