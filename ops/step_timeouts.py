@@ -33,7 +33,9 @@ def sweep_step_timeouts(store: ProgressStore, *, fails: bool, now_ms: int | None
     """Flags every running step past its timeout as `timeout`; with `fails`, ends its task `error` too."""
     now = store.now_ms() if now_ms is None else now_ms
     report = StepTimeoutReport()
-    for tid in store.redis.zrange(store.keys.heartbeats(), 0, -1):
+    running = [t for b in store.keys.all_buckets()  # each bucket keeps its own heartbeats
+               for t in store.redis.zrange(store.keys.heartbeats(b), 0, -1)]
+    for tid in running:
         rec = store.get_task_status(str(tid))
         if rec is None or rec.status is not TaskStatus.RUNNING:
             continue
