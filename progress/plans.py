@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from redis import RedisError
 
-from progress import ops
+from progress import ops, pages
 from progress.codec import read_record
 from progress.config import StoreConfig
 from progress.errors import TaskNotFound
@@ -255,9 +255,9 @@ def get_tasks_list(
 ) -> Plan[TaskList]:
     """One page of tasks matching the filters, newest first, with the summary (cost independent of N)."""
     keys = core.keys
-    names = (yield ops.Cmd("hgetall", (keys.type_names(),))) if ops.needs_type_names(task_type) else None
-    plan = ops.list_plan(keys, status, task_type, symbol, page, limit, task_name=task_name, type_names=names)
-    total, ids, counts = ops.read_page_replies(plan, (yield ops.page_reads(plan, keys)))
+    names = (yield ops.Cmd("hgetall", (keys.type_names(),))) if pages.needs_type_names(task_type) else None
+    plan = pages.list_plan(keys, status, task_type, symbol, page, limit, task_name=task_name, type_names=names)
+    total, ids, counts = pages.read_page_replies(plan, (yield pages.page_reads(plan, keys)))
     hashes: list[dict[str, str]] = []
     if ids:
         try:
@@ -265,7 +265,7 @@ def get_tasks_list(
         except UnicodeDecodeError:
             # A record holds bytes that are not UTF-8: read the page as bytes, and leave that record out.
             hashes = yield ops.record_reads(keys, ids, raw=True)
-    listing, damaged = ops.build_list(plan, total, ids, hashes, counts, core.config, core.now_ms())
+    listing, damaged = pages.build_list(plan, total, ids, hashes, counts, core.config, core.now_ms())
     if damaged:
         yield from _note_unreadable(core, damaged)
     return listing
@@ -281,7 +281,7 @@ def _note_unreadable(core: StoreCore, damaged: dict[str, list[str]]) -> Plan[Non
 
 def summary(core: StoreCore) -> Plan[dict[str, int]]:
     """Number of stored records per status."""
-    return ops.summary_from_counts((yield ops.Cmd("hgetall", (core.keys.counts(),))))
+    return pages.summary_from_counts((yield ops.Cmd("hgetall", (core.keys.counts(),))))
 
 
 def health_check(core: StoreCore) -> Plan[HealthReport]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from progress import ops
+from progress import ops, pages
 from progress.keys import Keys
 from progress.models import TaskList
 from progress.status import TaskStatus
@@ -81,7 +81,7 @@ def forms(query: TaskQuery, type_names: dict[str, str]) -> list[dict[str, str]]:
         return [{"user": query.user}]
     if query.parent:
         return [{"parent": query.parent}]
-    return ops.filter_forms(query.task_type or None, query.symbol or None, query.task_name or None, type_names)
+    return pages.filter_forms(query.task_type or None, query.symbol or None, query.task_name or None, type_names)
 
 
 def indexes_by_status(keys: Keys, query: TaskQuery, type_names: dict[str, str],
@@ -91,7 +91,7 @@ def indexes_by_status(keys: Keys, query: TaskQuery, type_names: dict[str, str],
     return {s: [keys.index(s.value, **f) for f in fs] for s in (statuses or tuple(TaskStatus))}
 
 
-def queue_search_reads(pipe: Any, plan: ops.ListPlan, by_status: dict[TaskStatus, list[str]], keys: Keys,
+def queue_search_reads(pipe: Any, plan: pages.ListPlan, by_status: dict[TaskStatus, list[str]], keys: Keys,
                        query: TaskQuery) -> None:
     """Queues the counts per status, the page's ranges and the summary."""
     low, high = query.score_range
@@ -103,7 +103,7 @@ def queue_search_reads(pipe: Any, plan: ops.ListPlan, by_status: dict[TaskStatus
     pipe.hgetall(keys.counts())
 
 
-def read_search_replies(plan: ops.ListPlan, by_status: dict[TaskStatus, list[str]],
+def read_search_replies(plan: pages.ListPlan, by_status: dict[TaskStatus, list[str]],
                         replies: list[Any]) -> tuple[dict[str, int], list[str], dict[str, str]]:
     """Counts per status, the page's ids, and the counts hash from the replies to `queue_search_reads`."""
     counts: dict[str, int] = {}
@@ -112,25 +112,25 @@ def read_search_replies(plan: ops.ListPlan, by_status: dict[TaskStatus, list[str
         counts[status.value] = sum(int(n) for n in replies[i:i + len(idxs)])
         i += len(idxs)
     ranges = replies[i:i + len(plan.indexes)]
-    return counts, ops.page_ids(plan, ranges), replies[-1]
+    return counts, pages.page_ids(plan, ranges), replies[-1]
 
 
 def plan_for(keys: Keys, query: TaskQuery, type_names: dict[str, str], page: int,
-             limit: int) -> tuple[ops.ListPlan, dict[TaskStatus, list[str]]]:
+             limit: int) -> tuple[pages.ListPlan, dict[TaskStatus, list[str]]]:
     """The page plan (the indexes of the queried statuses) and every status's indexes (for the counts)."""
     if not 1 <= page <= 10**9 or not 1 <= limit <= 1000:
         raise ValueError("page must be between 1 and 10^9 and limit between 1 and 1000")
     by_status = indexes_by_status(keys, query, type_names)
     chosen = [i for s, idxs in by_status.items() if query.status in (None, s) for i in idxs]
     start = (page - 1) * limit
-    return ops.ListPlan(chosen, start, start + limit - 1, page, limit), by_status
+    return pages.ListPlan(chosen, start, start + limit - 1, page, limit), by_status
 
 
-def build_search(plan: ops.ListPlan, query: TaskQuery, counts: dict[str, int], ids: list[str],
+def build_search(plan: pages.ListPlan, query: TaskQuery, counts: dict[str, int], ids: list[str],
                  hashes: list[dict[Any, Any]], counts_hash: dict[str, str], store: Any) -> TaskSearch:
     """The search response (damaged records are left out and noted by the caller's store)."""
     total = counts[query.status.value] if query.status else sum(counts.values())
-    listing, _ = ops.build_list(plan, total, ids, hashes, counts_hash, store.config, store.now_ms())
+    listing, _ = pages.build_list(plan, total, ids, hashes, counts_hash, store.config, store.now_ms())
     return TaskSearch(**dict(listing), counts=counts)
 
 
