@@ -33,8 +33,9 @@ test-redis7: $(STAMP)
 	else echo "skipped: no Redis 7 at $(REDIS7) (apt-get install redis-server)"; fi
 
 # Worker kills, a Redis restart, broker outages and load: minutes, so apart from `make test` (CI runs both).
+# tests/chaos, and the fault-injection tests elsewhere marked `chaos` (a failover, killed workers, two Beats).
 chaos: $(STAMP)
-	$(BIN)/pytest -q -m chaos tests/chaos
+	$(BIN)/pytest -q -m chaos
 
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not integration and not chaos"

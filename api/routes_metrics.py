@@ -23,7 +23,8 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import Operator
 from api.state import ApiState, State
 from progress import TaskStatus
-from progress.ops import sum_counts, summary_from_counts
+from progress.ops import sum_counts
+from progress.pages import summary_from_counts
 
 router = APIRouter(tags=["operations"])
 log = logging.getLogger(__name__)

@@ -25,6 +25,7 @@ left running while any queue holds messages and ended when none does (ops/broker
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Iterable
 from typing import cast
 
@@ -32,9 +33,11 @@ from celery import Celery
 from pydantic import BaseModel, Field
 
 from ops.broker_view import BrokerView
-from progress import ProgressStore, TaskNotFound, TaskStatus
+from progress import NotReplicated, ProgressStore, TaskNotFound, TaskStatus
 from progress.codec import from_ms
 from progress.models import TaskRecord
+
+log = logging.getLogger(__name__)
 
 
 class SweepReport(BaseModel):
@@ -188,9 +191,16 @@ def sweep_lost_messages(
             report.waiting.append(tid)  # a worker started it meanwhile
             continue
         since = rec.created_at.isoformat()
-        result = store.apply(tid, {"status": "error", "message": MESSAGE_LOST,
-                                   "error_message": f"{MESSAGE_LOST}: queued since {since}, but no broker holds its "
-                                                    "message any more (lost in a failover?); it will never run"})
+        try:
+            why = (f"{MESSAGE_LOST}: queued since {since}, but no broker holds its message any more (lost in a "
+                   "failover?); it will never run")
+            result = store.apply(tid, {"status": "error", "message": MESSAGE_LOST, "error_message": why})
+        except NotReplicated as exc:
+            # Written on the primary, not yet on a replica (one is resyncing after a failover): the next sweep
+            # writes it again if a failover lost it; the other records must not wait for this one.
+            log.warning("lost-message end of %s not replicated yet: %s", tid, exc)
+            report.waiting.append(tid)
+            continue
         (report.lost if result.applied else report.waiting).append(tid)
     return report
 

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from redis import RedisError
 
-from progress import ops
+from progress import ops, pages
 from progress.codec import read_record
 from progress.config import StoreConfig
 from progress.errors import TaskNotFound
@@ -307,11 +307,11 @@ def get_tasks_list(
     then each index reads at most `limit` entries whatever the page."""
     keys = core.keys
     names = None
-    if ops.needs_type_names(task_type):
-        names = ops.merge_type_names((yield ops.type_names_reads(keys)))
-    plan = ops.list_plan(keys, status, task_type, symbol, page, limit, task_name=task_name, type_names=names,
+    if pages.needs_type_names(task_type):
+        names = pages.merge_type_names((yield pages.type_names_reads(keys)))
+    plan = pages.list_plan(keys, status, task_type, symbol, page, limit, task_name=task_name, type_names=names,
                          after=after)
-    found = ops.read_page_replies(plan, (yield ops.page_reads(plan, keys)))
+    found = pages.read_page_replies(plan, (yield pages.page_reads(plan, keys)))
     ids = found.ids
     hashes: list[dict[str, str]] = []
     if ids:
@@ -320,7 +320,7 @@ def get_tasks_list(
         except UnicodeDecodeError:
             # A record holds bytes that are not UTF-8: read the page as bytes, and leave that record out.
             hashes = yield ops.record_reads(keys, ids, raw=True)
-    listing, damaged = ops.build_list(plan, found, hashes, core.config, core.now_ms())
+    listing, damaged = pages.build_list(plan, found, hashes, core.config, core.now_ms())
     if damaged:
         yield from _note_unreadable(core, damaged)
     return listing
@@ -339,7 +339,7 @@ def summary(core: StoreCore) -> Plan[dict[str, int]]:
     """Number of stored records per status (every bucket's counts, summed)."""
     keys = core.keys
     per_bucket = yield ops.Pipeline([ops.Cmd("hgetall", (keys.counts(b),)) for b in keys.all_buckets()])
-    return ops.summary_from_counts(ops.sum_counts(per_bucket))
+    return pages.summary_from_counts(ops.sum_counts(per_bucket))
 
 
 def health_check(core: StoreCore) -> Plan[HealthReport]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from progress import ops
+from progress import ops, pages
 from progress.keys import Keys
 from progress.models import TaskList
 from progress.status import TaskStatus
@@ -81,7 +81,7 @@ def forms(query: TaskQuery, type_names: dict[str, str]) -> list[dict[str, str]]:
         return [{"user": query.user}]
     if query.parent:
         return [{"parent": query.parent}]
-    return ops.filter_forms(query.task_type or None, query.symbol or None, query.task_name or None, type_names)
+    return pages.filter_forms(query.task_type or None, query.symbol or None, query.task_name or None, type_names)
 
 
 def indexes_by_status(keys: Keys, query: TaskQuery, type_names: dict[str, str],
@@ -93,7 +93,7 @@ def indexes_by_status(keys: Keys, query: TaskQuery, type_names: dict[str, str],
             for s in (statuses or tuple(TaskStatus))}
 
 
-def queue_search_reads(pipe: Any, plan: ops.ListPlan, by_status: dict[TaskStatus, list[str]], keys: Keys,
+def queue_search_reads(pipe: Any, plan: pages.ListPlan, by_status: dict[TaskStatus, list[str]], keys: Keys,
                        query: TaskQuery) -> None:
     """Queues the counts per status, the page's ranges and the summary."""
     low, high = query.score_range
@@ -106,7 +106,7 @@ def queue_search_reads(pipe: Any, plan: ops.ListPlan, by_status: dict[TaskStatus
         pipe.hgetall(keys.counts(b))
 
 
-def read_search_replies(plan: ops.ListPlan, by_status: dict[TaskStatus, list[str]],
+def read_search_replies(plan: pages.ListPlan, by_status: dict[TaskStatus, list[str]],
                         replies: list[Any], buckets: int) -> tuple[dict[str, int], list[tuple[str, float]],
                                                                   dict[str, int]]:
     """Counts per status, the page's entries, and the summed counts from the replies to `queue_search_reads`."""
@@ -116,26 +116,26 @@ def read_search_replies(plan: ops.ListPlan, by_status: dict[TaskStatus, list[str
         counts[status.value] = sum(int(n) for n in replies[i:i + len(idxs)])
         i += len(idxs)
     ranges = replies[i:i + len(plan.indexes)]
-    return counts, ops.page_entries(plan, ranges), ops.sum_counts(replies[-buckets:])
+    return counts, pages.page_entries(plan, ranges), ops.sum_counts(replies[-buckets:])
 
 
 def plan_for(keys: Keys, query: TaskQuery, type_names: dict[str, str], page: int,
-             limit: int) -> tuple[ops.ListPlan, dict[TaskStatus, list[str]]]:
+             limit: int) -> tuple[pages.ListPlan, dict[TaskStatus, list[str]]]:
     """The page plan (the indexes of the queried statuses) and every status's indexes (for the counts)."""
     if not 1 <= page <= 10**9 or not 1 <= limit <= 1000:
         raise ValueError("page must be between 1 and 10^9 and limit between 1 and 1000")
     by_status = indexes_by_status(keys, query, type_names)
     chosen = [i for s, idxs in by_status.items() if query.status in (None, s) for i in idxs]
     start = (page - 1) * limit
-    return ops.ListPlan(chosen, start, start + limit - 1, page, limit), by_status
+    return pages.ListPlan(chosen, start, start + limit - 1, page, limit), by_status
 
 
-def build_search(plan: ops.ListPlan, query: TaskQuery, counts: dict[str, int], entries: list[tuple[str, float]],
+def build_search(plan: pages.ListPlan, query: TaskQuery, counts: dict[str, int], entries: list[tuple[str, float]],
                  hashes: list[dict[Any, Any]], counts_hash: dict[str, int], store: Any) -> TaskSearch:
     """The search response (damaged records are left out and noted by the caller's store)."""
     total = counts[query.status.value] if query.status else sum(counts.values())
-    found = ops.PageReplies(total, entries, counts_hash)
-    listing, _ = ops.build_list(plan, found, hashes, store.config, store.now_ms())
+    found = pages.PageReplies(total, entries, counts_hash)
+    listing, _ = pages.build_list(plan, found, hashes, store.config, store.now_ms())
     return TaskSearch(**dict(listing), counts=counts)
 
 
@@ -206,15 +206,15 @@ async def amatching_ids(store: Any, query: TaskQuery, allowed: tuple[TaskStatus,
 def _type_names(store: Any) -> dict[str, str]:
     """Every bucket's task name -> type map, as one."""
     pipe = store.redis.pipeline(transaction=False)
-    _queue(pipe, ops.type_names_reads(store.keys))
-    return ops.merge_type_names(pipe.execute())
+    _queue(pipe, pages.type_names_reads(store.keys))
+    return pages.merge_type_names(pipe.execute())
 
 
 async def _type_names_async(store: Any) -> dict[str, str]:
     """`_type_names` on an AsyncProgressStore."""
     pipe = store.redis.pipeline(transaction=False)
-    _queue(pipe, ops.type_names_reads(store.keys))
-    return ops.merge_type_names(await pipe.execute())
+    _queue(pipe, pages.type_names_reads(store.keys))
+    return pages.merge_type_names(await pipe.execute())
 
 
 def _queue(pipe: Any, reads: ops.Pipeline) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -19,3 +19,11 @@ def wait_until(predicate: Callable[[], T], *, timeout: float = 20.0, interval: f
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
         time.sleep(interval)
+
+
+def written_keys(client: Any) -> set[str]:
+    """The keys in `client`'s database other than the store's layout marker (written by the first store that answers;
+    see progress/layout.py): what a call wrote."""
+    from progress.keys import Keys
+
+    return {k for k in client.scan_iter() if k != Keys().layout()}

@@ -91,6 +91,7 @@ def _failover_with_a_lagging_replica(cluster: SentinelCluster, min_replicas: int
     return lost
 
 
+@pytest.mark.chaos  # kills processes: in `make chaos`, run by CI after `make test`
 def test_with_min_replicas_one_a_failover_with_a_lagging_replica_loses_no_acknowledged_state(
     cluster: SentinelCluster,
 ) -> None:

@@ -95,6 +95,7 @@ def _each_fired(broker_url: str, times: int) -> bool:
     return all(len(fires.get(task, [])) >= times for task in PERIODS)
 
 
+@pytest.mark.chaos  # kills processes: in `make chaos`, run by CI after `make test`
 def test_two_beats_fire_each_job_once_per_period_and_the_standby_takes_over(beat_env: dict[str, str]) -> None:
     broker = beat_env["REDIS_URL"]
     beats = [Beat("beat_one", beat_env), Beat("beat_two", beat_env)]

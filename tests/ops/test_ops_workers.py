@@ -81,6 +81,7 @@ def _running_attempt(store: ProgressStore, tid: str, attempt: int) -> str:
     return wait_until(running, timeout=30, what=f"attempt {attempt} of {tid} to run")
 
 
+@pytest.mark.chaos  # kills processes: in `make chaos`, run by CI after `make test`
 def test_a_task_whose_worker_process_is_killed_runs_again_and_completes(
     pool: dict[str, subprocess.Popen[bytes]], worker_store: ProgressStore
 ) -> None:
@@ -111,6 +112,7 @@ def test_a_task_whose_worker_process_is_killed_runs_again_and_completes(
     assert worker_store.redis.zscore(beats, res.id) is None
 
 
+@pytest.mark.chaos  # kills processes: in `make chaos`, run by CI after `make test`
 def test_a_task_whose_whole_worker_is_killed_is_requeued_by_the_sweep_and_completes(
     pool: dict[str, subprocess.Popen[bytes]], worker_store: ProgressStore
 ) -> None:

@@ -158,6 +158,7 @@ def test_priorities_order_the_same_on_both_brokers_notifications_ahead_of_backte
     assert [name for name, _ in started] == ["notifications", "notifications", "backtest", "backtest"]
 
 
+@pytest.mark.chaos  # kills processes: in `make chaos`, run by CI after `make test`
 def test_a_task_whose_worker_is_sigkilled_on_rabbitmq_completes_on_another(
     amqp: Celery, rabbitmq_url: str, redis_base: str, records: ProgressStore
 ) -> None:
