@@ -89,8 +89,7 @@ def create_call(
     limits.check_text(spec.message, "message", lim.max_message_chars)
     metadata = limits.check_object(spec.metadata, "metadata", lim.max_metadata_bytes, lim.max_json_depth)
     record, events, channel, b = keys.task_names(task_id)
-    prefixes = keys.status_prefixes(spec.task_type, spec.symbol, spec.task_name, bucket=b)
-    prefixes += keys.owner_prefixes(*owner_and_parent(spec.metadata), bucket=b)
+    prefixes = record_prefixes(keys, b, spec.task_type, spec.symbol, spec.task_name, spec.metadata)
     return Call(
         "create",
         [record, keys.counts(b), events, keys.all_events(b), keys.creation_tie(b), keys.durations(b),
@@ -116,6 +115,13 @@ def create_call(
 
 # What may name an owner or a parent in an index key (no newline: index prefixes are "\n"-joined in the record).
 _INDEXABLE = re.compile(r"[A-Za-z0-9_.@+:-]{1,200}")
+
+
+def record_prefixes(keys: Keys, bucket: int, task_type: str, symbol: str | None, task_name: str | None,
+                    metadata: dict[str, Any]) -> list[str]:
+    """The index prefixes of a record with these fields (stored as its `sidx`; a move's index keys follow)."""
+    prefixes = keys.status_prefixes(task_type, symbol, task_name, bucket=bucket)
+    return prefixes + keys.owner_prefixes(*owner_and_parent(metadata), bucket=bucket)
 
 
 def owner_and_parent(metadata: dict[str, Any]) -> tuple[str | None, str | None]:

@@ -98,6 +98,15 @@ class StoreCore:
         """The store's clock in epoch milliseconds."""
         return int(self._clock() * 1000)
 
+    def expect(self, task_id: str, task_type: str, *, task_name: str | None = None, symbol: str | None = None,
+               metadata: dict[str, Any] | None = None, status: str = TaskStatus.CREATED.value) -> None:
+        """Remembers the indexes a task created with these fields is in, so that this process's first move of it
+        (a worker starting a task another process created) sends its index keys at once: one round trip instead
+        of a 'keys' reply and a second call. A wrong guess costs only that second call (update.lua checks)."""
+        b = self.keys.bucket(task_id)
+        prefixes = ops.record_prefixes(self.keys, b, task_type, symbol, task_name, metadata or {})
+        self.hints.note(task_id, tuple(prefixes), status)
+
 
 # --- writes ---------------------------------------------------------------------------------------------------------
 

@@ -27,3 +27,17 @@ def written_keys(client: Any) -> set[str]:
     from progress.keys import Keys
 
     return {k for k in client.scan_iter() if k != Keys().layout()}
+
+
+def script_replies(store: Any) -> list[str]:
+    """The first element of each script reply `store` gets from now on ('keys' when a move lacked its keys)."""
+    replies: list[str] = []
+    call = store._call
+
+    def counted(c: Any) -> Any:
+        reply = call(c)
+        replies.append(str(reply[0]))
+        return reply
+
+    store._call = counted  # type: ignore[method-assign]
+    return replies

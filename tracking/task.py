@@ -31,6 +31,7 @@ from progress import (
 )
 from progress.errors import TaskSuperseded
 from progress.models import is_symbol, percentage
+from tracking.enqueue_metadata import OWNER_HEADER
 from tracking.errors import InvalidTaskArguments, is_out_of_memory
 from tracking.flower_events import send_revoked_event, traceback_text
 from tracking.registry import Tracking, installed, publishing, require
@@ -175,12 +176,22 @@ class ProgressTask(Task[Any, Any]):
     def _begin(self, reporter: ProgressReporter) -> None:
         """Marks the attempt running, creating the record if the publisher did not (a non-instrumented client)."""
         worker = self.request.hostname or socket.gethostname()
+        self._expect_record()
         try:
             reporter.start(message="running", worker=worker)
         except TaskNotFound:
             self._store().create_task(**record_names(self.name), task_id=self.request.id,
                                          **_record_fields(self.request.kwargs))
             reporter.start(message="running", worker=worker)
+
+    def _expect_record(self) -> None:
+        """Tells the store which indexes the publish hook put the record in (the same names, symbol, owner and
+        parent), so that the start's status move is one round trip (see StoreCore.expect)."""
+        kwargs = self.request.kwargs or {}
+        owner = getattr(self.request, OWNER_HEADER, None) or (self.request.headers or {}).get(OWNER_HEADER)
+        parent = kwargs.get("parent_task_id")
+        self._store().expect(str(self.request.id), **record_names(self.name), **_record_fields(kwargs),
+                              metadata={"user_id": owner, "parent_task_id": parent})
 
     def _cancelled(self, reporter: ProgressReporter) -> None:
         """Ends the attempt as cancelled: the record says so, Celery shows REVOKED, nothing is retried. A copy of a

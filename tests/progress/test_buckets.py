@@ -12,6 +12,7 @@ from progress import ProgressStore, TaskStatus, ops
 from progress.clients import server_version
 from progress.hints import index_keys, prefixes_of
 from progress.ops import UPDATE_FIXED_KEYS
+from tests.helpers import script_replies
 from tests.progress.conftest import Backend
 
 
@@ -122,3 +123,33 @@ def test_a_tasks_events_reach_a_subscriber_of_its_channel_sharded_where_the_clus
     finally:
         pubsub.close()
     assert len(got) == 2 and '"status":"running"' in got[1]
+
+
+def test_a_process_told_what_a_task_was_created_with_starts_it_in_one_call(store: ProgressStore) -> None:
+    # Given a task created by the publisher with a type, name, symbol, owner and parent batch
+    meta = {"user_id": "alice", "parent_task_id": "batch-1"}
+    tid = store.create_task("fetch_data", 4, symbol="7203.T", task_id="e1", task_name="tasks.market.fetch_data",
+                            metadata=meta).task_id
+    # When a worker process that never saw it is told those fields, and starts it
+    worker = ProgressStore(store.redis, config=store.config)
+    replies = script_replies(worker)
+    worker.expect(tid, "fetch_data", task_name="tasks.market.fetch_data", symbol="7203.T", metadata=meta)
+    worker.write(tid, {"status": "running"})
+    # Then the move went in one call, and every index (owner's and batch's included) moved with it
+    assert len(replies) == 1 and replies[0] != "keys", replies
+    for found in (store.get_tasks_list(status="running"), store.get_tasks_list(status="running", symbol="7203.T")):
+        assert [t.task_id for t in found.tasks] == [tid]
+    assert store.get_tasks_list(status="created").pagination.total == 0
+
+
+def test_a_wrong_guess_of_a_tasks_fields_costs_a_second_call_and_still_moves_every_index(
+    store: ProgressStore,
+) -> None:
+    tid = store.create_task("fetch_data", 4, symbol="7203.T", task_id="e2").task_id
+    worker = ProgressStore(store.redis, config=store.config)
+    replies = script_replies(worker)
+    worker.expect(tid, "fetch_data", symbol="6758.T")  # not the symbol it was created with
+    worker.write(tid, {"status": "running"})
+    assert replies[0] == "keys" and len(replies) == 2
+    assert [t.task_id for t in store.get_tasks_list(status="running", symbol="7203.T").tasks] == [tid]
+    assert store.get_tasks_list(status="running", symbol="6758.T").pagination.total == 0

@@ -14,7 +14,9 @@ import redis
 from celery import Celery
 
 from progress import ProgressStore, TaskStatus
+from tests.helpers import script_replies
 from tracking import ProgressTask, heartbeat, install
+from tracking.enqueue_metadata import OWNER_HEADER
 from worker import app as project_app
 from worker import load_tasks
 from worker.store import progress_store
@@ -104,3 +106,27 @@ def test_the_own_app_example_runs_a_tracked_task_on_the_embedded_redis_and_exits
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     assert '"status": "completed"' in done.stdout and '"current": 1000' in done.stdout
     assert not (tmp_path / "redis" / "server.json").exists()  # the Redis it started is stopped again
+
+
+def test_a_worker_starts_a_task_the_publisher_recorded_in_one_script_call(
+    other_app: Celery, redis_client: redis.Redis, progress_redis: redis.Redis
+) -> None:
+    # Given a task published (and so recorded) with a symbol, a parent batch and an owner
+    own_store = ProgressStore(redis_client)
+    install(other_app, store=own_store)
+
+    @other_app.task(base=ProgressTask, bind=True, name="unrelated.fetch")
+    def fetch(self: Any, symbol: str, parent_task_id: str) -> str:
+        return symbol
+
+    kwargs = {"symbol": "7203.T", "parent_task_id": "batch-1"}
+    sent = fetch.apply_async(kwargs=kwargs, headers={OWNER_HEADER: "alice"})
+    assert own_store.require(sent.id).metadata["user_id"] == "alice"
+    # When a worker runs it (here in this process, on a store that never moved it)
+    replies = script_replies(own_store)
+    fetch.apply(kwargs=kwargs, task_id=sent.id, headers={OWNER_HEADER: "alice"})
+    # Then no write had to ask for the record's index keys: the start was one call, as was the end
+    assert "keys" not in replies and replies, replies
+    assert own_store.require(sent.id).status is TaskStatus.COMPLETED
+    done = own_store.get_tasks_list(status="completed", symbol="7203.T")
+    assert [t.task_id for t in done.tasks] == [sent.id]
