@@ -167,12 +167,26 @@ class SentinelCluster:
         """A client on the replica (read-only)."""
         return redis.Redis(port=self.replica.port, decode_responses=True, socket_timeout=2)
 
+    def named_primaries(self) -> set[int]:
+        """The master port each answering sentinel names now (more than one while a failover spreads)."""
+        ports: set[int] = set()
+        for s in self.sentinels:
+            with contextlib.suppress(redis.RedisError, OSError):
+                ports.add(int(self._ask(s).sentinel_get_master_addr_by_name(self.master_name)[1]))
+        return ports
+
     def wait_for_failover(self, old_port: int, *, timeout: float = 30.0) -> float:
-        """Waits until the sentinels name a master other than `old_port` and it accepts writes; seconds waited."""
+        """Waits until every sentinel names a master other than `old_port` and it accepts writes; seconds waited.
+
+        Every sentinel, not the first: the others learn the new master from the leader's hello messages a moment
+        later, and a client asking one of them meanwhile would be sent to `old_port`. Restarted in that window, the
+        old primary takes those writes as a master and drops them when it is made a replica (Redis's own caveat for
+        Sentinel; `min-replicas-to-write` on the data nodes bounds it in production)."""
         t0 = time.monotonic()
         while time.monotonic() - t0 < timeout:
             with contextlib.suppress(RuntimeError, redis.RedisError, OSError):
-                port = self.primary_port()
+                named = self.named_primaries()
+                port = named.pop() if len(named) == 1 else old_port
                 if port != old_port:
                     client = redis.Redis(port=port, socket_timeout=1)
                     try:
