@@ -104,3 +104,31 @@ def test_the_own_app_example_runs_a_tracked_task_on_the_embedded_redis_and_exits
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     assert '"status": "completed"' in done.stdout and '"current": 1000' in done.stdout
     assert not (tmp_path / "redis" / "server.json").exists()  # the Redis it started is stopped again
+
+
+def test_a_task_whose_record_was_lost_recreates_it_through_a_redis_outage_at_its_start(
+    other_app: Celery, redis_client: redis.Redis, progress_redis: redis.Redis
+) -> None:
+    # Given a store whose first creation meets a dropped connection (a failover lost the publisher's record, and
+    # Redis is still settling when the worker starts the task)
+    class Settling(ProgressStore):
+        drops = 1
+
+        def create_task(self, *args: Any, **kwargs: Any) -> Any:
+            if self.drops:
+                self.drops -= 1
+                raise redis.ConnectionError("Connection reset by peer")
+            return super().create_task(*args, **kwargs)
+
+    store = Settling(redis_client)
+    install(other_app, store=store)
+
+    @other_app.task(base=ProgressTask, bind=True, name="unrelated.settling")
+    def job(self: Any, n: int) -> int:
+        return n
+
+    # When the worker starts a task that has no record
+    ran = job.apply(kwargs={"n": 7}, task_id="lost-record-1")
+    # Then the creation was waited out: the task ran, and its record exists and ended
+    assert store.drops == 0 and ran.get() == 7
+    assert store.require("lost-record-1").status is TaskStatus.COMPLETED
