@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import redis
 
@@ -39,6 +39,7 @@ class Writer(Protocol):
 
 
 OnWrite = Callable[[UpdateResult], None]
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 # What "Redis is unreachable right now" looks like from redis-py (a restart, a failover, a network blip), and Redis
 # at maxmemory with noeviction refusing writes (OOM): both are waited out the same way.
@@ -253,11 +254,16 @@ class ProgressReporter:
     def _write_retrying(self, change: dict[str, Any], *, soft: bool, raise_on_cancel: bool = True) -> Written:
         """A write that must not be lost (a status change, the end): retried with backoff while Redis is
         unreachable, for up to `final_write_timeout` seconds; then ProgressWriteError says so loudly."""
+        return self.outlasting(lambda: self._write(dict(change), soft=soft, raise_on_cancel=raise_on_cancel))
+
+    def outlasting(self, call: Callable[[], T]) -> T:
+        """Runs a store call that must not be lost (the task's writes, or creating its record when the publisher's
+        creation was lost), waiting out an outage or a failover like the status writes do."""
         deadline = time.monotonic() + self.final_write_timeout
         delay = 0.1
         while True:
             try:
-                return self._write(dict(change), soft=soft, raise_on_cancel=raise_on_cancel)
+                return call()
             except (*REDIS_DOWN, redis.ResponseError) as exc:
                 if not _waits_out(exc):
                     raise

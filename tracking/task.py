@@ -180,8 +180,10 @@ class ProgressTask(Task[Any, Any]):
         try:
             reporter.start(message="running", worker=worker)
         except TaskNotFound:
-            self._store().create_task(**record_names(self.name), task_id=self.request.id,
-                                         **_record_fields(self.request.kwargs))
+            # No record: a publisher without the hook, or its creation lost in a failover (then Redis may still be
+            # settling: the creation waits it out like the task's own writes).
+            reporter.outlasting(lambda: self._store().create_task(**record_names(self.name), task_id=self.request.id,
+                                                                  **_record_fields(self.request.kwargs)))
             reporter.start(message="running", worker=worker)
 
     def _expect_record(self) -> None:

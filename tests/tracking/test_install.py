@@ -130,3 +130,31 @@ def test_a_worker_starts_a_task_the_publisher_recorded_in_one_script_call(
     assert own_store.require(sent.id).status is TaskStatus.COMPLETED
     done = own_store.get_tasks_list(status="completed", symbol="7203.T")
     assert [t.task_id for t in done.tasks] == [sent.id]
+
+
+def test_a_task_whose_record_was_lost_recreates_it_through_a_redis_outage_at_its_start(
+    other_app: Celery, redis_client: redis.Redis, progress_redis: redis.Redis
+) -> None:
+    # Given a store whose first creation meets a dropped connection (a failover lost the publisher's record, and
+    # Redis is still settling when the worker starts the task)
+    class Settling(ProgressStore):
+        drops = 1
+
+        def create_task(self, *args: Any, **kwargs: Any) -> Any:
+            if self.drops:
+                self.drops -= 1
+                raise redis.ConnectionError("Connection reset by peer")
+            return super().create_task(*args, **kwargs)
+
+    store = Settling(redis_client)
+    install(other_app, store=store)
+
+    @other_app.task(base=ProgressTask, bind=True, name="unrelated.settling")
+    def job(self: Any, n: int) -> int:
+        return n
+
+    # When the worker starts a task that has no record
+    ran = job.apply(kwargs={"n": 7}, task_id="lost-record-1")
+    # Then the creation was waited out: the task ran, and its record exists and ended
+    assert store.drops == 0 and ran.get() == 7
+    assert store.require("lost-record-1").status is TaskStatus.COMPLETED
