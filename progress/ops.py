@@ -162,17 +162,11 @@ def encode_change(change: dict[str, Any], lim: Limits | None = None) -> ScriptAr
         if value is None or value is False:
             continue
         if name in _NUMBERS:
-            # Checked by type first: this is the hot path (a routine write is a count, a status and a flag).
-            if not isinstance(value, _NUMBER_TYPES) or value is True or not -_MAX_COUNT <= value <= _MAX_COUNT:
-                raise InvalidValue(name, f"must be a number between -{_MAX_COUNT} and {_MAX_COUNT}, not {value!r}")
-            out += [name, value]
+            out += [name, check_count(name, value)]
         elif value is True:
             out += [name, 1]
         elif name in ("details", "results"):
-            max_bytes = lim.max_details_bytes if name == "details" else lim.max_results_bytes
-            limits.check_object(value, name, max_bytes, lim.max_json_depth)
-            # Masked here too, so what a task reports or returns never stores a secret-looking key.
-            out += [name, dumps({str(k): dumps(v) for k, v in redact(value).items()})]
+            out += [name, dumps(encode_members(name, value, lim))]
         elif name == "step":
             # Without its None members: a JSON null would overwrite what the step has (its defined timeout).
             out += [name, limits.check_object(without_nulls(value) if isinstance(value, dict) else value, name,
@@ -181,6 +175,23 @@ def encode_change(change: dict[str, Any], lim: Limits | None = None) -> ScriptAr
             limits.check_text(value, name, getattr(lim, _TEXT_LIMITS.get(name, "max_message_chars")))
             out += [name, value]
     return out
+
+
+def check_count(name: str, value: Any) -> int | float:
+    """A count member of a change (current, total, ...) as given; InvalidValue unless it is a number in range."""
+    # Checked by type first: this is the hot path (a routine write is a count, a status and a flag).
+    if not isinstance(value, _NUMBER_TYPES) or value is True or not -_MAX_COUNT <= value <= _MAX_COUNT:
+        raise InvalidValue(name, f"must be a number between -{_MAX_COUNT} and {_MAX_COUNT}, not {value!r}")
+    return value
+
+
+def encode_members(name: str, value: Any, lim: Limits) -> dict[str, str]:
+    """details or results checked against the limits, as {top-level key: its JSON} (the record keeps one field per
+    key, so the scripts merge them key by key without re-encoding user data)."""
+    max_bytes = lim.max_details_bytes if name == "details" else lim.max_results_bytes
+    limits.check_object(value, name, max_bytes, lim.max_json_depth)
+    # Masked here too, so what a task reports or returns never stores a secret-looking key.
+    return {str(k): dumps(v) for k, v in redact(value).items()}
 
 
 def update_call(

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from redis import RedisError
 
-from progress import ops, pages
+from progress import ops, pages, routine
 from progress.codec import read_record
 from progress.config import StoreConfig
 from progress.errors import TaskNotFound
@@ -167,17 +167,24 @@ def update(core: StoreCore, task_id: str, upd: TaskUpdate) -> Plan[UpdateResult]
 def apply(core: StoreCore, task_id: str, change: dict[str, Any]) -> Plan[UpdateResult]:
     """Applies a raw change (update.lua's members) in one round trip (two for a status move this process has not
     seen the task's indexes for, see progress.hints)."""
-    call = update_call(core, task_id, change)
-    reply = yield from settle(core, call, (yield call))
-    return ops.parse_update(core.config, task_id, change, reply)
+    return ops.parse_update(core.config, task_id, change, (yield from written(core, task_id, change)))
 
 
 def write(core: StoreCore, task_id: str, change: dict[str, Any]) -> Plan[ops.Written]:
     """Applies a raw change and returns the bare reply (ProgressStore.write inlines this: it is the reporter's hot
     path)."""
+    return ops.check_update(task_id, change, (yield from written(core, task_id, change)))
+
+
+def written(core: StoreCore, task_id: str, change: dict[str, Any]) -> Plan[list[Any]]:
+    """The final script reply to a change: progress.lua's for a routine one (progress.routine), update.lua's for
+    the rest and for a routine one progress.lua hands over (a task neither running nor paused)."""
+    if routine.is_routine(change):
+        reply = yield routine.progress_call(core.config, core.keys, task_id, change, core.now_ms(), core.publish)
+        if reply[0] != routine.FULL:
+            return reply  # type: ignore[no-any-return]
     call = update_call(core, task_id, change)
-    reply = yield from settle(core, call, (yield call))
-    return ops.check_update(task_id, change, reply)
+    return (yield from settle(core, call, (yield call)))
 
 
 def update_call(core: StoreCore, task_id: str, change: dict[str, Any]) -> ops.Call:

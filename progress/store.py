@@ -14,9 +14,10 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import redis
 from redis.cluster import RedisCluster
 
-from progress import layout, ops, plans, replication, resume, scripts
+from progress import layout, ops, plans, replication, resume, routine, scripts
 from progress.clients import check_replication, detect_publish, is_cluster, require_decoded, sync_client
 from progress.config import StoreConfig
+from progress.held import HeldConnection, pooled
 from progress.models import ProgressEvent
 from progress.plans import Clock, Emit, Plan, Steps, StoreCore, Stream
 from progress.resume import stream_id
@@ -67,6 +68,9 @@ class ProgressStore(StoreCore):
         # A cluster runs MULTI only within one slot: with one bucket every read of a page is in one.
         self._transactions = not is_cluster(client) or self.keys.buckets == 1
         self.publish = detect_publish(client)
+        # Script calls go out on a connection the store holds (progress.held). Not on a cluster client: it routes
+        # each call to the node owning the task's bucket, so it keeps redis-py's path.
+        self._held = None if is_cluster(client) else HeldConnection(client)  # type: ignore[arg-type]
 
     @classmethod
     def from_url(
@@ -78,12 +82,18 @@ class ProgressStore(StoreCore):
 
     def write(self, task_id: str, change: dict[str, Any]) -> ops.Written:
         """Applies a raw change in one round trip and returns the bare reply (the reporter's hot path: plans.write
-        inlined, without the cost of running a plan)."""
+        inlined, without the cost of running a plan). A dropped connection raises (redis.ConnectionError): the
+        reporter waits outages out, and the next write takes a new connection."""
+        if routine.is_routine(change):
+            call = routine.progress_call(self.config, self.keys, task_id, change, self.now_ms(), self.publish)
+            reply = self._hot(call)
+            if reply[0] != routine.FULL:
+                return ops.check_update(task_id, change, reply)
         hints = self.hints
         known = task_id in hints.known  # usually not: only a process that moved the task before knows its indexes
         move = hints.move_keys(task_id, change.get("status")) if known else None
         call = ops.update_call(self.config, self.keys, task_id, change, self.now_ms(), self.publish, move)
-        reply = self._call(call)
+        reply = self._hot(call)
         if reply[0] == "keys":
             reply = self._run(plans.settle(self, call, reply))
         elif known:
@@ -141,12 +151,24 @@ class ProgressStore(StoreCore):
             getattr(pipe, cmd.name)(*cmd.args, **(cmd.kwargs or {}))
         return pipe.execute()
 
+    def _hot(self, call: ops.Call) -> Any:
+        """The reporter's call: on the held connection, whose drop the caller handles (see `write`)."""
+        held = self._held
+        if held is None or replication.must_replicate(self.config, call, call.change):
+            return self._call(call)
+        return held.evalsha(self._scripts[call.script], call.keys, call.args)
+
     def _call(self, call: ops.Call) -> Any:
         script = self._scripts[call.script]
         if replication.must_replicate(self.config, call, call.change):
             return replication.run(self.redis, script, call, self.config, call.task_id)
-        try:
-            # EVALSHA straight away: the hot path skips redis-py's Script wrapper; it loads the script when missing.
-            return self._r.evalsha(script.sha, len(call.keys), *call.keys, *call.args)
-        except redis.exceptions.NoScriptError:
-            return script(keys=call.keys, args=call.args)
+        held = self._held
+        if held is not None:
+            try:
+                return held.evalsha(script, call.keys, call.args)
+            except (redis.ConnectionError, redis.TimeoutError):
+                # The held connection was dropped (a restart, a blip) and is gone: callers of the store's plans have
+                # no outage handling of their own, so this once the call takes the client's own path, which retries
+                # as the client is configured to (as every call did before the held connection).
+                pass
+        return pooled(self._r, script, call.keys, call.args)

@@ -1,0 +1,101 @@
+"""The store's held connection: its script calls go out on one connection taken from the client's pool once, so the
+hot path skips the pool's per-call machinery (a lock and a fork check on each take and release, the retry wrapper,
+observability hooks) and packs each command once.
+
+Only for a plain (or Sentinel) client: a Redis Cluster client routes each call by slot, so it keeps its own path.
+A dropped connection (a restart, a failover, a blip) is disconnected, given back to the pool and forgotten, and the
+error goes to the caller: the reporter's outage handling retries, and the next call takes a fresh connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import weakref
+from typing import Any
+
+import redis
+from redis.commands.core import Script
+from redis.exceptions import NoScriptError, ResponseError
+
+
+class HeldConnection:
+    """One connection out of `client`'s pool, for one thread at a time: a call from another thread while it is
+    busy takes the pool's path instead of waiting (a reporter runs in its task's thread; the store is shared)."""
+
+    __slots__ = ("__weakref__", "_client", "_conn", "_lock")
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+        self._conn: Any = None
+        self._lock = threading.Lock()
+        _HOLDERS.add(self)
+
+    def evalsha(self, script: Script, keys: list[str], args: list[Any]) -> Any:
+        """The script's reply (EVALSHA; on NOSCRIPT, SCRIPT LOAD then the same packed command again)."""
+        if not self._lock.acquire(blocking=False):
+            return pooled(self._client, script, keys, args)
+        try:
+            conn = self._conn
+            if conn is None:
+                conn = self._conn = self._client.connection_pool.get_connection()
+            packed = conn.pack_command("EVALSHA", script.sha, len(keys), *keys, *args)
+            try:
+                conn.send_packed_command(packed, check_health=False)
+                try:
+                    return conn.read_response()
+                except NoScriptError:
+                    # Redis restarted or flushed its scripts: load it on this connection and send the call again.
+                    conn.send_command("SCRIPT", "LOAD", script.script, check_health=False)
+                    conn.read_response()
+                    conn.send_packed_command(packed, check_health=False)
+                    return conn.read_response()
+            except ResponseError:
+                raise  # a whole error reply was read: the connection is in step and stays held
+            except BaseException:
+                # Dropped, timed out or interrupted mid-reply: never reuse it (a late reply would answer the next
+                # call). redis-py has disconnected it already; the pool takes it back and reconnects it when lent.
+                self._conn = None
+                self._client.connection_pool.release(conn)
+                raise
+        finally:
+            self._lock.release()
+
+    def release(self) -> None:
+        """Gives the connection back to the pool (the store is closing, or this process forked)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            self._client.connection_pool.release(conn)
+
+    def __del__(self) -> None:
+        # The store is gone but its client may live on (shared): its pool must not count this connection in use.
+        # At interpreter exit the pool may be half torn down: nothing is left to save then.
+        with contextlib.suppress(Exception):
+            self.release()
+
+    def _forget(self) -> None:
+        # In a forked child: the socket is the parent's (the child's pool resets itself and makes new ones), and the
+        # lock may have been held by a thread that does not exist here.
+        self._conn = None
+        self._lock = threading.Lock()
+
+
+def pooled(client: Any, script: Script, keys: list[str], args: list[Any]) -> Any:
+    """The script's reply on a connection the client's pool lends for this one call (EVALSHA straight away, skipping
+    redis-py's Script wrapper; it loads the script when missing)."""
+    try:
+        return client.evalsha(script.sha, len(keys), *keys, *args)
+    except NoScriptError:
+        return script(keys=keys, args=args)
+
+
+_HOLDERS: weakref.WeakSet[HeldConnection] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    for holder in list(_HOLDERS):
+        holder._forget()
+
+
+os.register_at_fork(after_in_child=_after_fork)
