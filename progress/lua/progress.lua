@@ -65,17 +65,19 @@ end
 
 -- The stream entry as _common.lua's entry_fields writes it (s c t k, then m when the message changed).
 local ev
-local payload = {task_id = id, status = status, timestamp = tonumber(now), kind = 'progress', current = current,
-  total = total}
+-- The event JSON as update.lua's cjson.encode writes it, built as text: the id is [A-Za-z0-9_.:-] and the status
+-- a word, so only the message needs JSON escaping.
+local body = '{"task_id":"' .. id .. '","status":"' .. status .. '","timestamp":' .. now .. ',"kind":"progress"'
+  .. ',"current":' .. current .. ',"total":' .. total
 if message then
-  payload.message = message
+  body = body .. ',"message":' .. cjson.encode(message) .. '}'
   ev = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 's', status, 'c', current, 't', total,
     'k', 'progress', 'm', message)
 else
+  body = body .. '}'
   ev = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 's', status, 'c', current, 't', total,
     'k', 'progress')
 end
-local body = cjson.encode(payload)
 sets[#sets + 1] = 'ev'; sets[#sets + 1] = ev
 redis.call('HINCRBY', KEYS[3], 'written_updates', 1)
 redis.call('HSET', KEYS[1], unpack(sets))
