@@ -18,6 +18,10 @@ from typing import Any
 import redis
 from redis.commands.core import Script
 from redis.exceptions import NoScriptError, ResponseError
+from redis.utils import HIREDIS_AVAILABLE
+
+if HIREDIS_AVAILABLE:
+    import hiredis
 
 
 class HeldConnection:
@@ -40,7 +44,7 @@ class HeldConnection:
             conn = self._conn
             if conn is None:
                 conn = self._conn = self._client.connection_pool.get_connection()
-            packed = conn.pack_command("EVALSHA", script.sha, len(keys), *keys, *args)
+            packed = _pack(conn, ("EVALSHA", script.sha, len(keys), *keys, *args))
             try:
                 conn.send_packed_command(packed, check_health=False)
                 try:
@@ -79,6 +83,14 @@ class HeldConnection:
         # lock may have been held by a thread that does not exist here.
         self._conn = None
         self._lock = threading.Lock()
+
+
+def _pack(conn: Any, command: tuple[Any, ...]) -> Any:
+    """The command packed as the connection would pack it: straight through hiredis, which redis-py's own packer
+    calls after copying the arguments twice, when hiredis is what it uses."""
+    if HIREDIS_AVAILABLE:
+        return [hiredis.pack_command(command)]  # send_packed_command takes a list of chunks
+    return conn.pack_command(*command)
 
 
 def pooled(client: Any, script: Script, keys: list[str], args: list[Any]) -> Any:

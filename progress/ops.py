@@ -30,6 +30,7 @@ from progress.models import (
     ProgressInfo,
     TaskCreate,
     UpdateResult,
+    built,
     percentage,
     redact,
 )
@@ -268,15 +269,16 @@ def to_result(cfg: StoreConfig, task_id: str, written: Written) -> UpdateResult:
     """The seed's update response for a checked reply."""
     body = json.loads(written.body) if written.body else {}
     current, total = int(body.get("current", 0)), int(body.get("total", 0))
-    # Built without validation: every value comes from update.lua, typed above (this is the hot path).
-    return UpdateResult.model_construct(
-        task_id=task_id,
-        status=written.status,
-        progress=ProgressInfo.model_construct(current=current, total=total, percentage=percentage(current, total)),
-        updated_at=at_ms(body.get("timestamp") or 0, cfg.tz),
-        applied=written.applied,
-        event_id=written.event_id,
-    )
+    # Built without validation: every value comes from the script, typed above (this is the hot path).
+    return built(UpdateResult, {
+        "task_id": task_id,
+        "status": written.status,
+        "progress": built(ProgressInfo, {"current": current, "total": total,
+                                         "percentage": percentage(current, total)}),
+        "updated_at": at_ms(body.get("timestamp") or 0, cfg.tz),
+        "applied": written.applied,
+        "event_id": written.event_id,
+    })
 
 
 def parse_update(cfg: StoreConfig, task_id: str, change: dict[str, Any], reply: list[Any]) -> UpdateResult:
