@@ -247,6 +247,8 @@ class Written(NamedTuple):
     event_id: str | None
     body: str
     attempt: int = 0
+    #: current, total and the event's ms, when the script gave them apart from the body (progress.lua does)
+    numbers: tuple[int, int, int] | None = None
 
 
 def check_update(task_id: str, change: dict[str, Any], reply: list[Any]) -> Written:
@@ -262,20 +264,25 @@ def check_update(task_id: str, change: dict[str, Any], reply: list[Any]) -> Writ
         raise RuntimeError(f"task {task_id}: its status kept moving while index keys were fetched; try again")
     if code == "superseded":
         raise TaskSuperseded(task_id, int(change.get("attempt") or 0), attempt)
-    return Written(code == "ok", TaskStatus(status), reply[2] or None, reply[3] if len(reply) > 3 else "", attempt)
+    numbers = (int(reply[5]), int(reply[6]), int(reply[7])) if len(reply) > 7 else None
+    return Written(code == "ok", TaskStatus(status), reply[2] or None, reply[3] if len(reply) > 3 else "", attempt,
+                   numbers)
 
 
 def to_result(cfg: StoreConfig, task_id: str, written: Written) -> UpdateResult:
     """The seed's update response for a checked reply."""
-    body = json.loads(written.body) if written.body else {}
-    current, total = int(body.get("current", 0)), int(body.get("total", 0))
+    if written.numbers is not None:
+        current, total, at = written.numbers  # no JSON to parse (the routine write's reply)
+    else:
+        body = json.loads(written.body) if written.body else {}
+        current, total, at = int(body.get("current", 0)), int(body.get("total", 0)), body.get("timestamp") or 0
     # Built without validation: every value comes from the script, typed above (this is the hot path).
     return built(UpdateResult, {
         "task_id": task_id,
         "status": written.status,
         "progress": built(ProgressInfo, {"current": current, "total": total,
                                          "percentage": percentage(current, total)}),
-        "updated_at": at_ms(body.get("timestamp") or 0, cfg.tz),
+        "updated_at": at_ms(at, cfg.tz),
         "applied": written.applied,
         "event_id": written.event_id,
     })

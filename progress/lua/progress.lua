@@ -17,7 +17,7 @@
 -- ARGV[9..] record fields to set, as field, value pairs: 'msg' first when a message is given, then 'd:<key>' per
 --           top-level key of the details (its value as JSON, merged key by key as update.lua does)
 -- Returns update.lua's reply, {code, status, event id or '', event JSON or '', newest attempt}, with code ok |
--- missing | superseded | full. 'full' (nothing written): the task is neither running nor paused (created, ended,
+-- missing | superseded | full; 'ok' adds current, total and now (what the client would otherwise parse the JSON for). 'full' (nothing written): the task is neither running nor paused (created, ended,
 -- or a damaged status), so the change is update.lua's to judge (an ended task stays ended: it refuses the change).
 --
 -- The task's status is left as it is: a worker's progress never undoes an operator's pause, and a paused task is
@@ -82,4 +82,4 @@ sets[#sets + 1] = 'ev'; sets[#sets + 1] = ev
 redis.call('HINCRBY', KEYS[3], 'written_updates', 1)
 redis.call('HSET', KEYS[1], unpack(sets))
 redis.call(ARGV[5], ARGV[3], ev .. ' ' .. body)
-return {'ok', status, ev, body, attempt}
+return {'ok', status, ev, body, attempt, current, total, now}
