@@ -2,6 +2,9 @@
 hot path skips the pool's per-call machinery (a lock and a fork check on each take and release, the retry wrapper,
 observability hooks) and packs each command once.
 
+A call may also be sent without waiting for its reply (`send`: a record's creation at publish, overlapped with the
+publish itself); its reply is read before the connection's next call, or by `read_sent`.
+
 Only for a plain (or Sentinel) client: a Redis Cluster client routes each call by slot, so it keeps its own path.
 A dropped connection (a restart, a failover, a blip) is disconnected, given back to the pool and forgotten, and the
 error goes to the caller: the reporter's outage handling retries, and the next call takes a fresh connection.
@@ -13,6 +16,8 @@ import contextlib
 import os
 import threading
 import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -28,12 +33,14 @@ class HeldConnection:
     """One connection out of `client`'s pool, for one thread at a time: a call from another thread while it is
     busy takes the pool's path instead of waiting (a reporter runs in its task's thread; the store is shared)."""
 
-    __slots__ = ("__weakref__", "_client", "_conn", "_lock")
+    __slots__ = ("__weakref__", "_client", "_conn", "_lock", "_unread")
 
     def __init__(self, client: redis.Redis) -> None:
         self._client = client
         self._conn: Any = None
         self._lock = threading.Lock()
+        #: a call sent without waiting (`send`) whose reply is still to be read: at most one at a time
+        self._unread: _Unread | None = None
         _HOLDERS.add(self)
 
     def evalsha(self, script: Script, keys: list[str], args: list[Any]) -> Any:
@@ -41,30 +48,82 @@ class HeldConnection:
         if not self._lock.acquire(blocking=False):
             return pooled(self._client, script, keys, args)
         try:
-            conn = self._conn
-            if conn is None:
-                conn = self._conn = self._client.connection_pool.get_connection()
+            conn = self._settled()
             packed = _pack(conn, ("EVALSHA", script.sha, len(keys), *keys, *args))
             try:
                 conn.send_packed_command(packed, check_health=False)
-                try:
-                    return conn.read_response()
-                except NoScriptError:
-                    # Redis restarted or flushed its scripts: load it on this connection and send the call again.
-                    conn.send_command("SCRIPT", "LOAD", script.script, check_health=False)
-                    conn.read_response()
-                    conn.send_packed_command(packed, check_health=False)
-                    return conn.read_response()
+                return self._reply(conn, script, packed)
             except ResponseError:
                 raise  # a whole error reply was read: the connection is in step and stays held
             except BaseException:
-                # Dropped, timed out or interrupted mid-reply: never reuse it (a late reply would answer the next
-                # call). redis-py has disconnected it already; the pool takes it back and reconnects it when lent.
-                self._conn = None
-                self._client.connection_pool.release(conn)
+                self._drop(conn)
                 raise
         finally:
             self._lock.release()
+
+    def send(self, script: Script, keys: list[str], args: list[Any], on_reply: OnReply) -> bool:
+        """Sends the script call without waiting for its reply, which goes to `on_reply` (the reply, or the error
+        raised reading it) at this connection's next call or `read_sent`. False, with nothing sent, while another
+        thread is on the connection: the caller then makes the call the usual way."""
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            conn = self._settled()
+            packed = _pack(conn, ("EVALSHA", script.sha, len(keys), *keys, *args))
+            try:
+                conn.send_packed_command(packed, check_health=False)
+            except BaseException:
+                self._drop(conn)
+                raise
+            self._unread = _Unread(script, packed, on_reply)
+            return True
+        finally:
+            self._lock.release()
+
+    def read_sent(self) -> None:
+        """Reads the reply of a call sent without waiting, if any (handing it to its `on_reply`)."""
+        if self._unread is None:
+            return
+        with self._lock:
+            if self._conn is not None:
+                self._settled()
+
+    def _settled(self) -> Any:
+        """The held connection (taken from the pool if none is held), with no reply left unread on it."""
+        conn = self._conn
+        if conn is None:
+            conn = self._conn = self._client.connection_pool.get_connection()
+        unread, self._unread = self._unread, None
+        if unread is not None:
+            try:
+                reply: Any = self._reply(conn, unread.script, unread.packed)
+            except ResponseError as exc:
+                reply = exc
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                # The error is the unread call's to report; this call goes out on a new connection.
+                self._drop(conn)
+                unread.on_reply(exc)
+                return self._settled()
+            unread.on_reply(reply)
+        return conn
+
+    def _reply(self, conn: Any, script: Script, packed: Any) -> Any:
+        """The reply to the packed call just sent (the only one in flight): on NOSCRIPT (Redis restarted or flushed
+        its scripts), the script is loaded on this connection and the call sent again."""
+        try:
+            return conn.read_response()
+        except NoScriptError:
+            conn.send_command("SCRIPT", "LOAD", script.script, check_health=False)
+            conn.read_response()
+            conn.send_packed_command(packed, check_health=False)
+            return conn.read_response()
+
+    def _drop(self, conn: Any) -> None:
+        # Dropped, timed out or interrupted mid-reply: never reuse it (a late reply would answer the next call).
+        # redis-py has disconnected it already; the pool takes it back and reconnects it when it lends it again.
+        self._conn = None
+        self._unread = None
+        self._client.connection_pool.release(conn)
 
     def release(self) -> None:
         """Gives the connection back to the pool (the store is closing, or this process forked)."""
@@ -82,7 +141,19 @@ class HeldConnection:
         # In a forked child: the socket is the parent's (the child's pool resets itself and makes new ones), and the
         # lock may have been held by a thread that does not exist here.
         self._conn = None
+        self._unread = None
         self._lock = threading.Lock()
+
+
+#: Where the reply of a call sent without waiting goes: the reply, or the exception raised reading it.
+OnReply = Callable[[Any], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Unread:
+    script: Script
+    packed: Any
+    on_reply: OnReply
 
 
 def _pack(conn: Any, command: tuple[Any, ...]) -> Any:

@@ -114,24 +114,59 @@ def create_task(
     task_name: str | None = None,
 ) -> Plan[CreatedTask]:
     """Records a new task in status `created` (idempotent for an existing id)."""
-    spec = TaskCreate(
-        task_type=task_type,
-        total_items=total_items,
-        symbol=symbol,
-        metadata=metadata or {},
-        task_id=task_id,
-        message=message,
-        task_name=task_name,
-    )
-    return (yield from create(core, spec))
+    return (yield from create(core, create_spec(task_type, total_items, symbol, metadata, task_id=task_id,
+                                                message=message, task_name=task_name)))
+
+
+def send_create_task(
+    core: StoreCore,
+    task_type: str,
+    total_items: int = 0,
+    symbol: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    *,
+    task_id: str | None = None,
+    message: str = "",
+    task_name: str | None = None,
+) -> Plan[None]:
+    """create_task for a caller that does not wait for the answer (ProgressStore sends it without waiting, see
+    there; an asyncio caller overlaps a creation by awaiting it later, so here it is create_task)."""
+    yield from create_task(core, task_type, total_items, symbol, metadata, task_id=task_id, message=message,
+                           task_name=task_name)
+
+
+def read_sent(core: StoreCore) -> Plan[None]:
+    """Reads the answer to a call sent without waiting (only ProgressStore sends one: nothing to read here)."""
+    return
+    yield  # a plan: a generator, whose requests are none
+
+
+def create_spec(
+    task_type: str,
+    total_items: int = 0,
+    symbol: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    *,
+    task_id: str | None = None,
+    message: str = "",
+    task_name: str | None = None,
+) -> TaskCreate:
+    """create_task's arguments, validated."""
+    return TaskCreate(task_type=task_type, total_items=total_items, symbol=symbol, metadata=metadata or {},
+                      task_id=task_id, message=message, task_name=task_name)
 
 
 def create(core: StoreCore, spec: TaskCreate) -> Plan[CreatedTask]:
     """Records a task from a validated create request."""
-    tid = spec.task_id or str(uuid.uuid4())
-    now = core.now_ms()
-    reply = yield ops.create_call(core.config, core.keys, spec, tid, now, core.publish)
-    return ops.parse_create(core.config, spec, tid, now, reply)
+    call = creation(core, spec)
+    reply = yield call
+    return ops.parse_create(core.config, spec, call.task_id, int(call.args[0]), reply)
+
+
+def creation(core: StoreCore, spec: TaskCreate) -> ops.Call:
+    """The create.lua call recording a validated create request (a new id when it names none)."""
+    return ops.create_call(core.config, core.keys, spec, spec.task_id or str(uuid.uuid4()), core.now_ms(),
+                           core.publish)
 
 
 def update_progress(

@@ -7,8 +7,10 @@ answer), which this store runs on a blocking client. AsyncProgressStore runs the
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import redis
@@ -25,6 +27,7 @@ from progress.resume import stream_id
 # stream_id stays importable from here (its home before progress.resume).
 __all__ = ["ProgressStore", "blocking", "stream_id", "streaming"]
 
+log = logging.getLogger("progress.store")
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -100,6 +103,38 @@ class ProgressStore(StoreCore):
             hints.seen(task_id, reply[1])
         return ops.check_update(task_id, change, reply)
 
+    def send_create_task(
+        self,
+        task_type: str,
+        total_items: int = 0,
+        symbol: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        *,
+        task_id: str | None = None,
+        message: str = "",
+        task_name: str | None = None,
+    ) -> None:
+        """create_task without waiting for Redis's answer (a publish overlaps its record's creation with sending the
+        message): the call goes out on the held connection, its reply is read at the store's next script call or
+        `read_sent()`, and a failure then logged. Bad arguments raise at once. Where the store cannot send without
+        waiting (a cluster client, replicas to wait for, another thread on the connection), it is create_task."""
+        spec = plans.create_spec(task_type, total_items, symbol, metadata, task_id=task_id, message=message,
+                                 task_name=task_name)
+        call = plans.creation(self, spec)
+        held = self._held
+        if held is not None and not replication.must_replicate(self.config, call):
+            try:
+                if held.send(self._scripts["create"], call.keys, call.args, partial(_created, call.task_id)):
+                    return
+            except (redis.ConnectionError, redis.TimeoutError):
+                pass  # the held connection was dropped: this once, the client's own path (see _call)
+        self._call(call)
+
+    def read_sent(self) -> None:
+        """Reads the answer to a call sent without waiting (send_create_task), if one is still unread."""
+        if self._held is not None:
+            self._held.read_sent()
+
     create_task = blocking(plans.create_task)
     create = blocking(plans.create)
     update_progress = blocking(plans.update_progress)
@@ -172,3 +207,10 @@ class ProgressStore(StoreCore):
                 # as the client is configured to (as every call did before the held connection).
                 pass
         return pooled(self._r, script, call.keys, call.args)
+
+
+def _created(task_id: str, reply: Any) -> None:
+    """Where the reply of a creation sent without waiting goes: a failure is logged (the worker creates the record
+    when it starts the task, as for a publisher that records nothing)."""
+    if isinstance(reply, Exception):
+        log.warning("could not create progress record for %s: %s", task_id, reply)

@@ -138,3 +138,36 @@ def test_a_forked_child_never_writes_on_its_parents_held_connection(client: redi
     assert os.waitstatus_to_exitcode(status) == 0
     reporter.update(3)  # the parent's connection is in step: its reply is its own
     assert reporter.last is not None and reporter.last.applied and store.require(tid).progress.current == 3
+
+
+def test_a_creation_sent_without_waiting_is_recorded_and_its_answer_read_before_the_next_call(
+    client: redis.Redis, takes: list[int]
+) -> None:
+    store = ProgressStore(client)
+    _, reporter = _running(store)  # the held connection is taken
+    held = store._held
+    assert held is not None
+
+    store.send_create_task("fetch_data", 5, "7203.T", task_id="sent-1", message="queued")
+    assert held._unread is not None  # sent, its answer not read yet
+    reporter.update(9)  # the next call on the connection reads that answer first, then its own
+    assert held._unread is None and reporter.last is not None and reporter.last.applied
+    store.send_create_task("fetch_data", 5, task_id="sent-2")
+    store.read_sent()
+    assert held._unread is None and len(takes) == 1
+    first = store.require("sent-1")
+    assert (first.status.value, first.symbol, first.current_status) == ("created", "7203.T", "queued")
+    assert store.require("sent-2").progress.total == 5
+
+
+def test_a_creation_sent_without_waiting_that_redis_refuses_is_logged(
+    client: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = ProgressStore(client)
+    client.set(store.keys.counts(0), "not a hash")  # create.lua's HINCRBY on it fails: WRONGTYPE
+    with pytest.raises(ValueError, match="task_id"):
+        store.send_create_task("fetch_data", task_id="bad id")  # bad arguments still raise at once
+    store.send_create_task("fetch_data", task_id="refused")
+    with caplog.at_level("WARNING", logger="progress.store"):
+        store.read_sent()
+    assert "could not create progress record for refused" in caplog.text and "WRONGTYPE" in caplog.text
