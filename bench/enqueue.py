@@ -30,7 +30,8 @@ def run(base_url: str, *, rounds: int = 8, per_round: int = 250) -> ScenarioResu
         baseline={"plain_publishes_per_s": plain_rate},
         ratio=tracked_rate / plain_rate,
         ratio_meaning="publishes/s with record creation / plain apply_async publishes/s",
-        target=">= 0.85 of the plain rate",
-        met=tracked_rate / plain_rate >= 0.85,
-        notes=f"{rounds} alternating rounds of {per_round}; tracked includes argument validation and the record",
+        target=">= 0.9 of the plain rate",
+        met=tracked_rate / plain_rate >= 0.9,
+        notes=f"{rounds} alternating rounds of {per_round}; tracked includes argument validation and the record "
+              "(its creation sent before the message, its answer read after: the round trips overlap)",
     )

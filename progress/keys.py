@@ -41,7 +41,7 @@ def check_task_id(task_id: str) -> str:
 class Keys:
     """Builds the names of the progress core's keys under one namespace, spread over `buckets` hash tags."""
 
-    __slots__ = ("_per_bucket", "_tags", "buckets", "namespace")
+    __slots__ = ("_per_bucket", "_routine", "_tags", "buckets", "namespace")
 
     def __init__(self, namespace: str = "tr", buckets: int = 1) -> None:
         if buckets < 1:
@@ -55,6 +55,7 @@ class Keys:
              self.duration_histogram(b)]
             for b in range(buckets)
         )
+        self._routine = tuple((self.stats(b), self.heartbeats(b)) for b in range(buckets))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Keys) and (self.namespace, self.buckets) == (other.namespace, other.buckets)
@@ -110,6 +111,14 @@ class Keys:
         b = 0 if self.buckets == 1 else zlib.crc32(task_id.encode()) % self.buckets
         tag = self._tags[b]
         return [f"{tag}:task:{task_id}", f"{tag}:events:{task_id}"] + self._per_bucket[b], f"{tag}:chan:{task_id}"
+
+    def progress_names(self, task_id: str) -> tuple[list[str], str]:
+        """progress.lua's KEYS for a task (record, stream, its bucket's stats and heartbeats) and its channel: the
+        routine write's, built in one call."""
+        b = 0 if self.buckets == 1 else zlib.crc32(task_id.encode()) % self.buckets
+        tag = self._tags[b]
+        stats, heartbeats = self._routine[b]
+        return [f"{tag}:task:{task_id}", f"{tag}:events:{task_id}", stats, heartbeats], f"{tag}:chan:{task_id}"
 
     def task_log(self, task_id: str) -> str:
         """Capped stream of the log records a task emitted (TTL; progress.tasklog), in the task's bucket."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, computed_field, field_validator, model_validator
 
@@ -41,6 +41,22 @@ MAX_DETAILS_BYTES = _LIMITS.max_details_bytes
 MAX_RESULTS_BYTES = _LIMITS.max_results_bytes
 # Deeper JSON is refused: redaction and encoding recurse, and a body nested thousands deep must be a 422, not a crash.
 MAX_JSON_DEPTH = _LIMITS.max_json_depth
+
+
+M = TypeVar("M", bound=BaseModel)
+_set = object.__setattr__
+
+
+def built(cls: type[M], values: dict[str, Any]) -> M:
+    """A model of `cls` holding `values`, which are valid and give every field, without validation or defaults: what
+    model_construct does, in a third of its time (the write path builds one response per update, see ops.to_result).
+    """
+    model = cls.__new__(cls)
+    _set(model, "__dict__", values)
+    _set(model, "__pydantic_fields_set__", set(values))
+    _set(model, "__pydantic_extra__", None)
+    _set(model, "__pydantic_private__", None)
+    return model
 
 
 def percentage(current: int, total: int) -> float:

@@ -30,6 +30,7 @@ from progress.models import (
     ProgressInfo,
     TaskCreate,
     UpdateResult,
+    built,
     percentage,
     redact,
 )
@@ -168,17 +169,11 @@ def encode_change(change: dict[str, Any], lim: Limits | None = None) -> ScriptAr
         if value is None or value is False:
             continue
         if name in _NUMBERS:
-            # Checked by type first: this is the hot path (a routine write is a count, a status and a flag).
-            if not isinstance(value, _NUMBER_TYPES) or value is True or not -_MAX_COUNT <= value <= _MAX_COUNT:
-                raise InvalidValue(name, f"must be a number between -{_MAX_COUNT} and {_MAX_COUNT}, not {value!r}")
-            out += [name, value]
+            out += [name, check_count(name, value)]
         elif value is True:
             out += [name, 1]
         elif name in ("details", "results"):
-            max_bytes = lim.max_details_bytes if name == "details" else lim.max_results_bytes
-            limits.check_object(value, name, max_bytes, lim.max_json_depth)
-            # Masked here too, so what a task reports or returns never stores a secret-looking key.
-            out += [name, dumps({str(k): dumps(v) for k, v in redact(value).items()})]
+            out += [name, dumps(encode_members(name, value, lim))]
         elif name == "step":
             # Without its None members: a JSON null would overwrite what the step has (its defined timeout).
             out += [name, limits.check_object(without_nulls(value) if isinstance(value, dict) else value, name,
@@ -187,6 +182,23 @@ def encode_change(change: dict[str, Any], lim: Limits | None = None) -> ScriptAr
             limits.check_text(value, name, getattr(lim, _TEXT_LIMITS.get(name, "max_message_chars")))
             out += [name, value]
     return out
+
+
+def check_count(name: str, value: Any) -> int | float:
+    """A count member of a change (current, total, ...) as given; InvalidValue unless it is a number in range."""
+    # Checked by type first: this is the hot path (a routine write is a count, a status and a flag).
+    if not isinstance(value, _NUMBER_TYPES) or value is True or not -_MAX_COUNT <= value <= _MAX_COUNT:
+        raise InvalidValue(name, f"must be a number between -{_MAX_COUNT} and {_MAX_COUNT}, not {value!r}")
+    return value
+
+
+def encode_members(name: str, value: Any, lim: Limits) -> dict[str, str]:
+    """details or results checked against the limits, as {top-level key: its JSON} (the record keeps one field per
+    key, so the scripts merge them key by key without re-encoding user data)."""
+    max_bytes = lim.max_details_bytes if name == "details" else lim.max_results_bytes
+    limits.check_object(value, name, max_bytes, lim.max_json_depth)
+    # Masked here too, so what a task reports or returns never stores a secret-looking key.
+    return {str(k): dumps(v) for k, v in redact(value).items()}
 
 
 def update_call(
@@ -241,6 +253,8 @@ class Written(NamedTuple):
     event_id: str | None
     body: str
     attempt: int = 0
+    #: current, total and the event's ms, when the script gave them apart from the body (progress.lua does)
+    numbers: tuple[int, int, int] | None = None
 
 
 def check_update(task_id: str, change: dict[str, Any], reply: list[Any]) -> Written:
@@ -256,22 +270,28 @@ def check_update(task_id: str, change: dict[str, Any], reply: list[Any]) -> Writ
         raise RuntimeError(f"task {task_id}: its status kept moving while index keys were fetched; try again")
     if code == "superseded":
         raise TaskSuperseded(task_id, int(change.get("attempt") or 0), attempt)
-    return Written(code == "ok", TaskStatus(status), reply[2] or None, reply[3] if len(reply) > 3 else "", attempt)
+    numbers = (int(reply[5]), int(reply[6]), int(reply[7])) if len(reply) > 7 else None
+    return Written(code == "ok", TaskStatus(status), reply[2] or None, reply[3] if len(reply) > 3 else "", attempt,
+                   numbers)
 
 
 def to_result(cfg: StoreConfig, task_id: str, written: Written) -> UpdateResult:
     """The seed's update response for a checked reply."""
-    body = json.loads(written.body) if written.body else {}
-    current, total = int(body.get("current", 0)), int(body.get("total", 0))
-    # Built without validation: every value comes from update.lua, typed above (this is the hot path).
-    return UpdateResult.model_construct(
-        task_id=task_id,
-        status=written.status,
-        progress=ProgressInfo.model_construct(current=current, total=total, percentage=percentage(current, total)),
-        updated_at=at_ms(body.get("timestamp") or 0, cfg.tz),
-        applied=written.applied,
-        event_id=written.event_id,
-    )
+    if written.numbers is not None:
+        current, total, at = written.numbers  # no JSON to parse (the routine write's reply)
+    else:
+        body = json.loads(written.body) if written.body else {}
+        current, total, at = int(body.get("current", 0)), int(body.get("total", 0)), body.get("timestamp") or 0
+    # Built without validation: every value comes from the script, typed above (this is the hot path).
+    return built(UpdateResult, {
+        "task_id": task_id,
+        "status": written.status,
+        "progress": built(ProgressInfo, {"current": current, "total": total,
+                                         "percentage": percentage(current, total)}),
+        "updated_at": at_ms(at, cfg.tz),
+        "applied": written.applied,
+        "event_id": written.event_id,
+    })
 
 
 def parse_update(cfg: StoreConfig, task_id: str, change: dict[str, Any], reply: list[Any]) -> UpdateResult:

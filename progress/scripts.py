@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from progress.lua_loader import load_lua
 
-NAMES = ("create", "update", "delete")
+NAMES = ("create", "update", "progress", "delete")
 
 
 def source(name: str) -> str:

@@ -9,7 +9,7 @@ import contextlib
 import logging
 from typing import Any
 
-from celery.signals import before_task_publish, task_revoked
+from celery.signals import after_task_publish, before_task_publish, task_revoked
 
 from progress import InvalidTransition, ProgressError, TaskNotFound
 from progress.models import is_symbol
@@ -31,7 +31,10 @@ def create_record_on_publish(sender: str | None = None, headers: dict[str, Any] 
     symbol = kwargs.get("symbol")
     queue = tracking.queue_of(str(sender)) if tracking.queue_of is not None else routing_key
     try:
-        tracking.store().create_task(
+        # Sent without waiting for the answer, which is read once the message is out (read_creation_on_publish): the
+        # creation's round trip overlaps the publish's. It is on the wire before the message is, so the worker that
+        # receives the message finds the record (were it not there yet, the worker creates it when it starts).
+        tracking.store().send_create_task(
             **record_names(str(sender)),
             symbol=symbol if is_symbol(symbol) else None,
             task_id=str(headers["id"]),
@@ -43,6 +46,13 @@ def create_record_on_publish(sender: str | None = None, headers: dict[str, Any] 
     except (ProgressError, ValueError) as exc:
         # Never block a publish on bookkeeping: the worker creates the record when it starts the task.
         log.warning("could not create progress record for %s: %s", headers.get("id"), exc)
+
+
+def read_creation_on_publish(sender: str | None = None, headers: dict[str, Any] | None = None, **_: Any) -> None:
+    """Reads the answer to the record's creation sent before the message (a failure is logged, as above)."""
+    tracking = publishing_tracking()
+    if tracking is not None and tracked_task(tracking, sender) is not None:
+        tracking.store().read_sent()
 
 
 def cancel_record_on_revoke(sender: Any = None, request: Any = None, terminated: bool = False, **_: Any) -> None:
@@ -58,4 +68,5 @@ def cancel_record_on_revoke(sender: Any = None, request: Any = None, terminated:
 def connect() -> None:
     """Connects the handlers (once per process, whatever the number of apps)."""
     before_task_publish.connect(create_record_on_publish, weak=False, dispatch_uid="tracking.create_record")
+    after_task_publish.connect(read_creation_on_publish, weak=False, dispatch_uid="tracking.read_creation")
     task_revoked.connect(cancel_record_on_revoke, weak=False, dispatch_uid="tracking.cancel_record")
