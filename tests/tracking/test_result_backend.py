@@ -19,7 +19,7 @@ from celery.exceptions import TaskRevokedError
 from base.settings import Settings
 from progress import ProgressStore
 from tracking import TrackedCelery, install
-from tracking.result_backend import RecordReadingBackend
+from tracking.result_backend import RecordReadingBackend, reads_record
 from worker import app
 from worker.config import celery_config
 from worker.store import progress_store
@@ -45,20 +45,14 @@ def _running(store: ProgressStore, tid: str, current: int, total: int) -> None:
     store.update_progress(tid, current_items=current, total_items=total, message=f"item {current}")
 
 
-def test_a_task_with_no_record_and_no_result_is_pending(store: ProgressStore, task_id: str) -> None:
-    result = app.AsyncResult(task_id)
-    assert result.state == "PENDING" and result.info is None and not result.ready()
-
-
-def test_a_queued_task_is_pending_while_its_record_says_created(store: ProgressStore, task_id: str) -> None:
-    store.create_task("count", task_id=task_id)
-    assert app.AsyncResult(task_id).state == "PENDING"
-
-
-def test_a_running_task_reads_progress_with_the_records_numbers_and_nothing_is_stored_in_celery(
+def test_a_task_is_pending_until_its_record_runs_then_reads_progress_with_the_records_numbers(
     store: ProgressStore, task_id: str
 ) -> None:
-    _running(store, task_id, 3, 12)
+    assert app.AsyncResult(task_id).state == "PENDING"  # no record
+    store.create_task("count", task_id=task_id)
+    assert app.AsyncResult(task_id).state == "PENDING"  # queued
+    store.apply(task_id, {"status": "running", "message": "running"})
+    store.update_progress(task_id, current_items=3, total_items=12, message="item 3")
     result = app.AsyncResult(task_id)
 
     assert str(result.state) == "PROGRESS" and not result.ready()
@@ -97,6 +91,7 @@ def test_a_stored_success_is_returned_as_celery_stored_it_whatever_the_record_sa
     store: ProgressStore, task_id: str
 ) -> None:
     _running(store, task_id, 9, 10)
+    assert str(app.AsyncResult(task_id).state) == "PROGRESS"
     app.backend.mark_as_done(task_id, {"counted": 10})
     result = app.AsyncResult(task_id)
     assert result.state == "SUCCESS" and result.get(timeout=5) == {"counted": 10}
@@ -104,6 +99,7 @@ def test_a_stored_success_is_returned_as_celery_stored_it_whatever_the_record_sa
 
 def test_a_stored_failure_is_returned_with_its_error(store: ProgressStore, task_id: str) -> None:
     _running(store, task_id, 4, 10)
+    assert str(app.AsyncResult(task_id).state) == "PROGRESS"
     app.backend.mark_as_failure(task_id, RuntimeError("failed at item 4"))
     with pytest.raises(RuntimeError, match="failed at item 4"):
         app.AsyncResult(task_id).get(timeout=5)
@@ -120,5 +116,6 @@ def test_the_setting_chooses_the_record_reading_backend_or_the_mirror(redis_base
 def test_a_foreign_app_installing_tracking_keeps_its_plain_backend(redis_base: str) -> None:
     foreign = Celery("foreign", broker=f"{redis_base}/3", backend=f"{redis_base}/3", set_as_current=False)
     install(foreign)
-    assert isinstance(foreign.backend, RedisBackend) and not isinstance(foreign.backend, RecordReadingBackend)
+    assert isinstance(foreign.backend, RedisBackend) and not reads_record(foreign.backend)
+    assert reads_record(app.backend)  # the project's app, by default
     foreign.close()
