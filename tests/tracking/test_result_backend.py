@@ -19,7 +19,7 @@ from celery.exceptions import TaskRevokedError
 from base.settings import Settings
 from progress import ProgressStore
 from tracking import TrackedCelery, install
-from tracking.result_backend import RecordReadingBackend, reads_record
+from tracking.result_backend import RecordReadingBackend, RecordReadingSentinelBackend, reads_record
 from worker import app
 from worker.config import celery_config
 from worker.store import progress_store
@@ -111,6 +111,14 @@ def test_the_setting_chooses_the_record_reading_backend_or_the_mirror(redis_base
         other.config_from_object(celery_config(Settings(REDIS_URL=f"{redis_base}/1", celery_progress=choice)))
         assert isinstance(other.backend, RecordReadingBackend) is reads, choice
         other.close()
+
+
+def test_a_sentinel_result_location_gets_the_record_reading_sentinel_backend() -> None:
+    other = TrackedCelery("sentinel-choice", set_as_current=False)
+    other.config_from_object(celery_config(Settings(REDIS_URL="sentinel://127.0.0.1:1/1;sentinel://127.0.0.1:2/1",
+                                                    sentinel_master="primary")))
+    assert isinstance(other.backend, RecordReadingSentinelBackend)  # built without connecting
+    other.close()
 
 
 def test_a_foreign_app_installing_tracking_keeps_its_plain_backend(redis_base: str) -> None:
