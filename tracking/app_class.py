@@ -3,7 +3,9 @@
 Optional: `install(app)` is all a plain Celery app needs for its ProgressTasks. An app of this class adds three
 things: a publish by name (`app.send_task("...")`) is recorded like a publish by object; a publish that fails
 ends the record `error` instead of leaving it `created` for ever; and a Redis result backend retries a write
-refused at maxmemory like a lost connection.
+refused at maxmemory like a lost connection. With the Celery setting `taskrunner_celery_progress = "record"` (the
+project's app sets it), its Redis result backend reads running states from the progress record
+(tracking/result_backend.py) and progress writes are no longer mirrored into Celery.
 """
 
 from __future__ import annotations
@@ -19,7 +21,12 @@ from kombu.exceptions import OperationalError
 
 from tracking.errors import is_out_of_memory
 from tracking.registry import publishing, tracking_of
+from tracking.result_backend import record_reading
 from tracking.task import mark_not_queued, tracked_task
+
+#: The Celery setting choosing where AsyncResult reads a running task's state: "record" (the progress record) or
+#: anything else / unset (Celery's own backend, progress mirrored into it by update_state).
+CELERY_PROGRESS_SETTING = "taskrunner_celery_progress"
 
 
 class BrokerOutOfMemory(OperationalError):
@@ -51,6 +58,8 @@ class TrackedCelery(Celery):
         # Celery 5.7's _get_backend, with a Redis result backend that also retries a write refused at maxmemory.
         found: Any = backends.by_url(self.backend_cls or self.conf.result_backend, self.loader)  # (class, url)
         backend, url = found
+        if self.conf.get(CELERY_PROGRESS_SETTING) == "record":
+            backend = record_reading(backend)
         if isinstance(backend, type) and issubclass(backend, RedisBackend):
             backend = type(backend.__name__, (_RetriesOutOfMemory, backend), {})
         return backend(app=self, url=url)

@@ -9,6 +9,7 @@ from base.keys import AppKeys
 from base.queues import DEFAULT_QUEUE, kombu_queues, task_routes
 from base.settings import Settings
 from beat_schedule import celery_beat_schedule
+from tracking.app_class import CELERY_PROGRESS_SETTING
 
 TASK_MODULES = [
     "tasks.maintenance.diagnostics",
@@ -27,6 +28,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     return {
         "broker_url": conn["broker_url"],
         "result_backend": conn["result_backend"],
+        # A running task's state is read from its progress record, not copied into Celery at every write (a Redis
+        # result backend only; tracking/result_backend.py, chosen in tracking/app_class.py).
+        CELERY_PROGRESS_SETTING: settings.celery_progress,
         "include": TASK_MODULES,
         # JSON only: pickle would let anyone who can write to Redis run code in the workers.
         "task_serializer": "json",
