@@ -191,8 +191,10 @@ def update_progress(
     total_items: int | None = None,
 ) -> Plan[UpdateResult]:
     """Applies one change (seed 001); ignored (applied=False) once the task has ended."""
-    given = {"status": status, "current_items": current_items, "total_items": total_items, "message": message,
-             "details": processing_details, "results": results, "error_message": error_message}
+    # TaskStatus(...) refuses an unknown status with a plain ValueError naming the value (not pydantic's report).
+    given = {"status": TaskStatus(status) if status is not None else None, "current_items": current_items,
+             "total_items": total_items, "message": message, "details": processing_details, "results": results,
+             "error_message": error_message}
     # Only the given members are validated (half the time of all seven: this is the seed API's routine path).
     upd = TaskUpdate(**{k: v for k, v in given.items() if v is not None})
     return (yield from update(core, task_id, upd))

@@ -30,14 +30,24 @@ def written_keys(client: Any) -> set[str]:
 
 
 def script_replies(store: Any) -> list[str]:
-    """The first element of each script reply `store` gets from now on ('keys' when a move lacked its keys)."""
+    """The first element of each script reply `store` gets from now on ('keys' when a move lacked its keys), through
+    either of its paths: `_hot` (the held connection of ProgressStore.write) and `_call` (plans)."""
     replies: list[str] = []
-    call = store._call
+    depth = [0]  # `_hot` may hand its call to `_call`: a reply is counted once, by the outermost
 
-    def counted(c: Any) -> Any:
-        reply = call(c)
-        replies.append(str(reply[0]))
-        return reply
+    def counting(call: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        def counted(c: Any) -> Any:
+            depth[0] += 1
+            try:
+                reply = call(c)
+            finally:
+                depth[0] -= 1
+            if depth[0] == 0:
+                replies.append(str(reply[0]))
+            return reply
+        return counted
 
-    store._call = counted  # type: ignore[method-assign]
+    for name in ("_call", "_hot"):
+        if hasattr(store, name):
+            setattr(store, name, counting(getattr(store, name)))
     return replies
