@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from api.hub import Hub, Inbox, Message
+from api.shared_events import completed
 from progress import AsyncProgressStore, ProgressEvent
-from progress.resume import EVENT_ID, Cursor, event_from_published
+from progress.resume import EVENT_ID, Cursor, advance_known, event_from_published, needs_record
 
 __all__ = ["EVENT_ID", "follow_task", "parse_published"]
 
@@ -42,7 +43,12 @@ async def follow_task(
             item = await inbox.get(timeout=resync_s)
             live = parse_published(item.data, store) if isinstance(item, Message) else None
             if live is not None:
-                for sent in await store.advance(cursor, [live]):
+                # The live path stays synchronous (no plan driver) and shares the completed event with every other
+                # socket on this task; only a cursor with nothing to complete from reads the record.
+                batch = [live]
+                sent_now = await store.advance(cursor, batch) if needs_record(cursor, batch) else \
+                    advance_known(cursor, batch, completed)
+                for sent in sent_now:
                     yield sent
                 continue
             # RESYNC, a malformed message, or a quiet spell: the stream is the truth.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -41,33 +42,58 @@ class Message:
 
 
 class Inbox:
-    """A socket's bounded queue of hub items; never blocks the hub (overflow becomes one RESYNC)."""
+    """A socket's bounded queue of hub items; never blocks the hub (overflow becomes one RESYNC). One consumer.
+
+    Built for a fan-out's per-socket cost: a push is a deque append and, when the consumer waits, one future's
+    result; the quiet-spell timer is armed once and re-armed only when it fires early, instead of one timer (and
+    `asyncio.timeout` context) scheduled and cancelled per message per socket.
+    """
 
     def __init__(self, maxsize: int) -> None:
-        self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize)
+        self._items: deque[Any] = deque()
+        self._maxsize = maxsize
+        self._waiter: asyncio.Future[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._quiet_at = 0.0  # loop time at which the current wait becomes a quiet spell
 
     def push(self, item: Any) -> None:
         """Queues an item; a full queue is emptied and left holding a single RESYNC."""
-        try:
-            self._queue.put_nowait(item)
-        except asyncio.QueueFull:
-            while not self._queue.empty():
-                self._queue.get_nowait()
-            self._queue.put_nowait(RESYNC)
+        if len(self._items) >= self._maxsize:
+            self._items.clear()
+            item = RESYNC
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def get(self, timeout: float | None = None) -> Any:
         """The next item, or None after `timeout` seconds without one."""
-        if not self._queue.empty():
-            return self._queue.get_nowait()
-        if timeout is None:
-            return await self._queue.get()
+        if self._items:
+            return self._items.popleft()
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiter = waiter
+        if timeout is not None:
+            self._quiet_at = loop.time() + timeout
+            if self._timer is None or self._timer.when() > self._quiet_at:
+                if self._timer is not None:
+                    self._timer.cancel()
+                self._timer = loop.call_at(self._quiet_at, self._on_timer, loop)
         try:
-            # asyncio.timeout, not wait_for: wait_for wraps the get in a new Task on every call, which a fan-out to
-            # 1,000 sockets pays 1,000 times per message.
-            async with asyncio.timeout(timeout):
-                return await self._queue.get()
-        except TimeoutError:
-            return None
+            await waiter
+        finally:
+            self._waiter = None
+        return self._items.popleft() if self._items else None
+
+    def _on_timer(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = None
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return  # not waiting: the next get arms it again
+        if loop.time() < self._quiet_at:  # this wait began after the timer was armed: wait out the rest
+            self._timer = loop.call_at(self._quiet_at, self._on_timer, loop)
+            return
+        waiter.set_result(None)
 
 
 class Tap(Protocol):

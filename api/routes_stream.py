@@ -7,7 +7,6 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
-from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, WebSocket
@@ -18,9 +17,10 @@ from api.dashboard_feed import TaskFilter
 from api.feeds import EVENT_ID, follow_task
 from api.hub import Inbox, Resync
 from api.routes_tasks import NOT_FOUND, TaskId, check_task_access
+from api.shared_events import encoded_message
 from api.sockets import TOKEN_EXPIRED, close, deny, receive_loop, run_socket, send_json, send_text
 from api.state import ApiState, State, api_state
-from progress import ProgressEvent, TaskNotFound, TaskStatus
+from progress import TaskNotFound, TaskStatus
 
 router = APIRouter(tags=["streams"])
 
@@ -56,12 +56,6 @@ async def until_expiry(lines: AsyncGenerator[str, None], expires_at: float | Non
             yield line
     finally:
         await lines.aclose()
-
-
-@lru_cache(maxsize=4096)
-def encoded_message(event: ProgressEvent) -> str:
-    """An event's progress_update message as JSON text, encoded once however many sockets it goes to."""
-    return json.dumps(event.to_message(), ensure_ascii=False, separators=(",", ":"))
 
 
 async def _task_events(st: ApiState, task_id: str, after: str | None) -> AsyncIterator[dict[str, Any] | None]:

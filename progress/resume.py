@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -75,14 +76,37 @@ def catch_up(core: StoreCore, cursor: Cursor) -> Plan[list[ProgressEvent]]:
 def advance(core: StoreCore, cursor: Cursor, events: list[ProgressEvent]) -> Plan[list[ProgressEvent]]:
     """The events newer than the cursor (a snapshot always is), each completed from the one before, up to the
     task's end; moves the cursor past them. Reads the record only when the first one lacks its message."""
+    if needs_record(cursor, events):
+        cursor.previous = snapshot_event((yield from require(core, cursor.task_id)))
+    return advance_known(cursor, events)
+
+
+def needs_record(cursor: Cursor, events: list[ProgressEvent]) -> bool:
+    """Whether advancing over `events` must first read the record: the first new one lacks its message and there is
+    no previous event to take it from."""
+    if cursor.previous is not None or cursor.ended:
+        return False
+    first = next((e for e in events if is_new(cursor, e)), None)
+    return first is not None and first.message is None
+
+
+def is_new(cursor: Cursor, event: ProgressEvent) -> bool:
+    """Whether the cursor has not yet passed `event` (a snapshot always is new)."""
+    return cursor.last is None or event.kind == "snapshot" or stream_id(event.id) > stream_id(cursor.last)
+
+
+def advance_known(
+    cursor: Cursor, events: list[ProgressEvent], complete: Callable[[ProgressEvent, ProgressEvent | None],
+                                                                    ProgressEvent] = carry,
+) -> list[ProgressEvent]:
+    """`advance` once the record is not needed (see needs_record), without I/O; `complete` is `carry` or a shared
+    memo of it (the API completes one published event once for all the sockets following its task)."""
     out: list[ProgressEvent] = []
     for event in events:
         if cursor.ended:
             break
-        if cursor.last is None or event.kind == "snapshot" or stream_id(event.id) > stream_id(cursor.last):
-            if cursor.previous is None and event.message is None:
-                cursor.previous = snapshot_event((yield from require(core, cursor.task_id)))
-            cursor.previous = carry(event, cursor.previous)
+        if is_new(cursor, event):
+            cursor.previous = complete(event, cursor.previous)
             cursor.last = event.id
             cursor.ended = event.status.is_terminal
             out.append(cursor.previous)
