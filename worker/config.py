@@ -66,7 +66,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # Flower builds its view from events; PROGRESS is shown only when the task sends one.
         "worker_send_task_events": True,
         "task_send_sent_event": True,
-        "task_track_started": True,
+        # With the record as the one state, a running task's state comes from its record (PROGRESS from the start):
+        # Celery's backend is then written once per task, at the end. The mirror keeps Celery's STARTED.
+        "task_track_started": settings.celery_progress == "mirror",
         "result_extended": True,
         "result_expires": settings.retention_s,
         "worker_hijack_root_logger": False,
