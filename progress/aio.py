@@ -14,8 +14,8 @@ from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from progress import layout, ops, plans, replication, resume, scripts
 from progress.clients import async_client, check_replication, detect_publish_async, is_cluster, require_decoded
 from progress.config import StoreConfig
+from progress.core import Clock, Emit, Plan, Steps, StoreCore, Stream
 from progress.models import ProgressEvent
-from progress.plans import Clock, Emit, Plan, Steps, StoreCore, Stream
 
 P = ParamSpec("P")
 T = TypeVar("T")

@@ -8,9 +8,9 @@ what to do, instead of reading an empty store next to the real one.
 from __future__ import annotations
 
 from progress import ops
+from progress.core import Plan, StoreCore
 from progress.errors import ProgressError
 from progress.keys import LAYOUT_VERSION, LegacyKeys
-from progress.plans import Plan, StoreCore
 
 
 class LayoutMismatch(ProgressError):

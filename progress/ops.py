@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from redis.client import NEVER_DECODE
@@ -19,14 +18,12 @@ from progress import limits
 from progress.codec import at_ms
 from progress.config import StoreConfig
 from progress.errors import InvalidTransition, InvalidValue, TaskNotFound, TaskSuperseded
-from progress.health import build_health
 from progress.hints import index_keys, prefixes_of
 from progress.jsonutil import dumps
 from progress.keys import Keys
 from progress.limits import Limits
 from progress.models import (
     CreatedTask,
-    HealthReport,
     ProgressInfo,
     TaskCreate,
     UpdateResult,
@@ -323,96 +320,6 @@ def record_reads(keys: Keys, ids: list[str], *, raw: bool = False) -> Pipeline:
 def unreadable_warning(task_id: str, problems: list[str]) -> str:
     """The log line for a record first found unreadable (logged once: when it joins the unreadable set)."""
     return f"task record {task_id} is damaged and left out of lists: {'; '.join(problems) or 'unparseable'}"
-
-
-def health_reads(keys: Keys, cfg: StoreConfig, now_ms: int) -> Pipeline:
-    """The reads of the health document, per bucket: counts, today's tasks per status, stats, unreadable records.
-    (INFO goes alone: a cluster cannot pipeline it.)"""
-    midnight = start_of_day_ms(now_ms, cfg)
-    cmds: list[Cmd] = []
-    for b in keys.all_buckets():
-        cmds += [Cmd("hgetall", (keys.counts(b),)),
-                 *(Cmd("zcount", (index, midnight, "+inf")) for index in status_indexes(keys, b)),
-                 Cmd("hgetall", (keys.stats(b),)),
-                 Cmd("scard", (keys.unreadable(b),))]
-    return Pipeline(cmds)
-
-
-def memory_read() -> Cmd:
-    """INFO memory (a cluster client asks every node)."""
-    return Cmd("info", ("memory",))
-
-
-def used_memory(reply: dict[str, Any]) -> dict[str, Any]:
-    """INFO memory's `used_memory`, summed over the nodes when a cluster client answered per node."""
-    if reply and all(isinstance(v, dict) for v in reply.values()):
-        return {"used_memory": sum(int(v.get("used_memory", 0)) for v in reply.values())}
-    return reply
-
-
-def health_from_replies(ping_ms: float, replies: list[Any], memory: dict[str, Any]) -> HealthReport:
-    """The health document from the replies to `health_reads` and INFO memory."""
-    per = len(TaskStatus) + 3
-    counts: list[dict[str, str]] = []
-    stats: list[dict[str, str]] = []
-    today = unreadable = 0
-    for i in range(0, len(replies), per):
-        chunk = replies[i : i + per]
-        counts.append(chunk[0])
-        today += sum(int(n) for n in chunk[1 : 1 + len(TaskStatus)])
-        stats.append(chunk[-2])
-        unreadable += int(chunk[-1] or 0)
-    summed = {k: str(v) for k, v in sum_counts(counts).items()}
-    return build_health(ping_ms, summed, today, {k: str(v) for k, v in sum_counts(stats).items()},
-                        used_memory(memory), unreadable=unreadable)
-
-
-def start_of_day_ms(now_ms: int, cfg: StoreConfig) -> int:
-    """Midnight of the current day in the display time zone, in epoch ms."""
-    now = datetime.fromtimestamp(now_ms / 1000.0, cfg.tz)
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    return int((midnight - timedelta(0)).timestamp() * 1000)
-
-
-class Doomed(NamedTuple):
-    """A record to delete: its id, and its status and index prefixes as last read (`sidx`)."""
-
-    task_id: str
-    status: str | None
-    sidx: str | None
-
-
-def doomed_reads(keys: Keys, task_ids: list[str]) -> Pipeline:
-    """The status and index prefixes of records about to be deleted (delete.lua must be given their index keys)."""
-    return Pipeline([Cmd("hmget", (keys.record(tid), "status", "sidx")) for tid in task_ids])
-
-
-def doomed(task_ids: list[str], replies: list[list[str | None]]) -> list[Doomed]:
-    """The records to delete from the replies to `doomed_reads`."""
-    return [Doomed(tid, status, sidx) for tid, (status, sidx) in zip(task_ids, replies, strict=True)]
-
-
-def delete_calls(keys: Keys, records: list[Doomed], *, cutoff_ms: int = -1) -> list[Call]:
-    """The delete.lua calls (one per bucket: one slot each) removing these records (only those ended by
-    `cutoff_ms`, when given). The reply lists the ids whose status moved since they were read (not deleted)."""
-    by_bucket: dict[int, list[Doomed]] = {}
-    for rec in records:
-        by_bucket.setdefault(keys.bucket(rec.task_id), []).append(rec)
-    calls = []
-    for b, recs in by_bucket.items():
-        call_keys = [keys.counts(b), keys.heartbeats(b), keys.unreadable(b)]
-        args: ScriptArgs = [cutoff_ms]
-        for rec in recs:
-            idx = index_keys(prefixes_of(rec.sidx), rec.status) if rec.status else []
-            call_keys += [keys.record(rec.task_id), keys.events(rec.task_id), *idx]
-            args += [rec.task_id, len(idx)]
-        calls.append(Call("delete", call_keys, args))
-    return calls
-
-
-def terminal_indexes(keys: Keys, bucket: int) -> list[str]:
-    """The bucket's unfiltered indexes of the final statuses (retention scans them by creation time)."""
-    return [keys.index(s.value, bucket=bucket) for s in TaskStatus if s.is_terminal]
 
 
 def status_indexes(keys: Keys, bucket: int | None = None) -> list[str]:

@@ -11,23 +11,18 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Generator
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from redis import RedisError
 
-from progress import ops, pages, routine
+from progress import deletes, health, ops, pages, routine
 from progress.codec import read_record
-from progress.config import StoreConfig
+from progress.core import Plan, StoreCore
 from progress.errors import TaskNotFound
 from progress.health import build_health
-from progress.hints import IndexHints
-from progress.keys import Keys
 from progress.models import (
     CreatedTask,
     HealthReport,
-    ProgressEvent,
     StepDefinition,
     TaskCreate,
     TaskList,
@@ -37,75 +32,7 @@ from progress.models import (
 )
 from progress.status import TaskStatus
 
-T = TypeVar("T")
-#: An operation: yields requests, is sent each reply, returns the result.
-Plan = Generator[ops.Request, Any, T]
-
-
-@dataclass(frozen=True, slots=True)
-class Emit:
-    """Not a request: an event a streaming plan (a watch) hands to its caller before it goes on."""
-
-    event: ProgressEvent
-
-
-#: A streaming operation: yields requests and events (Emit), until it returns.
-Stream = Generator[ops.Request | Emit, Any, None]
-
-
-class Steps:
-    """Runs a plan for a store: iterating gives its requests (and Emits), each after the outcome of the one before
-    (`reply`, or `error`, thrown into the plan) went in; `result` is what the plan returned. The stores only send
-    the requests, so how a plan is run is written once here."""
-
-    __slots__ = ("_plan", "error", "reply", "result")
-
-    def __init__(self, plan: Generator[ops.Request | Emit, Any, Any]) -> None:
-        self._plan = plan
-        self.reply: Any = None
-        self.error: Exception | None = None
-        self.result: Any = None
-
-    def __iter__(self) -> Steps:
-        return self
-
-    def __next__(self) -> ops.Request | Emit:
-        reply, error = self.reply, self.error
-        self.reply = self.error = None
-        try:
-            return self._plan.send(reply) if error is None else self._plan.throw(error)
-        except StopIteration as done:
-            self.result = done.value
-            raise
-Clock = Callable[[], float]
-
 log = logging.getLogger("progress.store")
-
-
-class StoreCore:
-    """What both stores are besides their client: the configuration, the key names, the clock, how events are
-    published (`publish`: PUBLISH, or SPUBLISH where the client detected shard channels) and the index prefixes
-    of the tasks this process moved (progress.hints)."""
-
-    def __init__(self, config: StoreConfig | None = None, clock: Clock = time.time) -> None:
-        self.config = config or StoreConfig()
-        self.keys = Keys(self.config.namespace, self.config.buckets)
-        self._clock = clock
-        self.publish = ops.PUBLISH
-        self.hints = IndexHints()
-
-    def now_ms(self) -> int:
-        """The store's clock in epoch milliseconds."""
-        return int(self._clock() * 1000)
-
-    def expect(self, task_id: str, task_type: str, *, task_name: str | None = None, symbol: str | None = None,
-               metadata: dict[str, Any] | None = None, status: str = TaskStatus.CREATED.value) -> None:
-        """Remembers the indexes a task created with these fields is in, so that this process's first move of it
-        (a worker starting a task another process created) sends its index keys at once: one round trip instead
-        of a 'keys' reply and a second call. A wrong guess costs only that second call (update.lua checks)."""
-        b = self.keys.bucket(task_id)
-        prefixes = ops.record_prefixes(self.keys, b, task_type, symbol, task_name, metadata or {})
-        self.hints.note(task_id, tuple(prefixes), status)
 
 
 # --- writes ---------------------------------------------------------------------------------------------------------
@@ -284,9 +211,9 @@ def delete(core: StoreCore, task_ids: list[str], *, cutoff_ms: int = -1) -> Plan
     for _ in range(_MOVE_RETRIES):
         if not pending:
             break
-        records = ops.doomed(pending, (yield ops.doomed_reads(core.keys, pending)))
+        records = deletes.doomed(pending, (yield deletes.doomed_reads(core.keys, pending)))
         pending = []
-        for call in ops.delete_calls(core.keys, records, cutoff_ms=cutoff_ms):
+        for call in deletes.delete_calls(core.keys, records, cutoff_ms=cutoff_ms):
             reply = yield call
             removed += int(reply[0])
             pending += [str(tid) for tid in reply[1:]]  # moved since read: read again
@@ -300,7 +227,7 @@ def cleanup(core: StoreCore, *, batch: int = 500) -> Plan[int]:
     # Created-before-cutoff is necessary for ended-before-cutoff, so scanning each final status's index by
     # creation time finds every candidate; the script deletes only those that really ended by the cutoff.
     for b in core.keys.all_buckets():
-        for index in ops.terminal_indexes(core.keys, b):
+        for index in deletes.terminal_indexes(core.keys, b):
             offset = 0
             while True:
                 ids = yield ops.Cmd("zrangebyscore", (index, "-inf", cutoff), {"start": offset, "num": batch})
@@ -398,8 +325,8 @@ def health_check(core: StoreCore) -> Plan[HealthReport]:
     except (RedisError, OSError):
         return build_health(None, {}, 0, {}, {})
     ping_ms = (time.perf_counter() - t0) * 1000.0
-    replies = yield ops.health_reads(core.keys, core.config, core.now_ms())
-    return ops.health_from_replies(ping_ms, replies, (yield ops.memory_read()))
+    replies = yield health.health_reads(core.keys, core.config, core.now_ms())
+    return health.health_from_replies(ping_ms, replies, (yield health.memory_read()))
 
 
 def change_from_update(upd: TaskUpdate) -> dict[str, Any]:

@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo
 
 from progress import ops
 from progress.codec import carry, event_from_entry, snapshot_event
+from progress.core import Emit, Plan, StoreCore, Stream
 from progress.models import ProgressEvent
-from progress.plans import Emit, Plan, StoreCore, Stream, require
+from progress.plans import require
 
 # A stream entry id as Redis writes them: ms-seq, ASCII digits only (`\d` would take any script's digits) and at
 # most 19 of each, so both fit the 64-bit integers of a Redis stream id: anything else is refused before a read.

@@ -19,9 +19,9 @@ from redis.cluster import RedisCluster
 from progress import layout, ops, plans, replication, resume, routine, scripts
 from progress.clients import check_replication, detect_publish, is_cluster, require_decoded, sync_client
 from progress.config import StoreConfig
+from progress.core import Clock, Emit, Plan, Steps, StoreCore, Stream
 from progress.held import HeldConnection, pooled
 from progress.models import ProgressEvent
-from progress.plans import Clock, Emit, Plan, Steps, StoreCore, Stream
 from progress.resume import stream_id
 
 # stream_id stays importable from here (its home before progress.resume).
