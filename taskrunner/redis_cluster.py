@@ -15,7 +15,7 @@ from pathlib import Path
 
 import redis
 
-from taskrunner.redis_server import free_port, redis_server_binary, wait_for_redis
+from taskrunner.redis_server import free_port, redis_server_binary, terminate, wait_for_redis
 
 SLOTS = 16_384
 
@@ -91,14 +91,7 @@ class RedisCluster:
 
     def stop(self) -> None:
         """Stops every node (SIGTERM, then SIGKILL after 5 s)."""
-        for proc in self.processes:
-            proc.terminate()
-        for proc in self.processes:
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        terminate(*self.processes)
         self.processes.clear()
 
 

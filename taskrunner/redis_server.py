@@ -175,11 +175,13 @@ class EmbeddedRedis:
         return True
 
 
-def terminate(process: subprocess.Popen[bytes]) -> None:
-    """Stops a server process: SIGTERM, then SIGKILL if it has not exited within 5 s."""
-    process.terminate()
-    try:
-        process.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+def terminate(*processes: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
+    """Stops server processes: SIGTERM to all at once, then SIGKILL to any not exited within `timeout` seconds."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from progress import ProgressStore
-from taskrunner.redis_server import free_port
+from taskrunner.redis_server import free_port, terminate
 from tests.conftest import ROOT
 from tests.helpers import wait_until
 from worker import load_tasks
@@ -74,12 +74,7 @@ def flower(celery_worker: subprocess.Popen[bytes]) -> Iterator[Flower]:
         assert proc.poll() is None, f"flower exited; see {log.name}"
         yield client
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc, timeout=10)
         log.close()
 
 
