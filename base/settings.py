@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     namespace: str = Field(default="tr", description="prefix of the progress store's keys")
     retention_s: int = Field(default=86_400, description="ended progress records are kept 24 h (seed 001)")
     progress_interval_s: float = Field(default=1.0, description="at most one routine progress write per second")
+    flower_progress_interval_s: float = Field(
+        default=1.0, ge=0, description="at most one task-progress event (Flower's PROGRESS) per task this often; "
+        "the first write of an attempt always sends one, and Celery's own events say the end",
+    )
     celery_progress: Literal["record", "mirror"] = Field(
         default="record", description="record: AsyncResult reads a running task's PROGRESS from its progress record; "
         "mirror: each progress write is also stored in Celery's result backend (update_state)",

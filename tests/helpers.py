@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -51,3 +54,35 @@ def script_replies(store: Any) -> list[str]:
         if hasattr(store, name):
             setattr(store, name, counting(getattr(store, name)))
     return replies
+
+
+@contextmanager
+def commands_on(url: str, key: str | bytes) -> Iterator[list[str]]:
+    """The names of the commands (upper case, in order) any client sends the Redis at `url` naming `key` while the
+    block runs, as Redis's MONITOR reports them."""
+    import redis
+
+    key = key.decode() if isinstance(key, bytes) else key
+
+    seen: list[str] = []
+    client = redis.Redis.from_url(url)
+    marker = f"commands-on-done-{uuid.uuid4()}"
+    ready = threading.Event()
+
+    def watch() -> None:
+        with client.monitor() as m:  # entered once Redis has answered OK
+            ready.set()
+            while marker not in (command := m.next_command()["command"]):
+                if key in command:
+                    seen.append(command.split(" ", 1)[0].upper())
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    assert ready.wait(5), "MONITOR did not start"  # set once Redis answered MONITOR's OK: from then on all is seen
+    try:
+        yield seen
+    finally:
+        # MONITOR reports in the server's order: once the marker is seen, so is everything sent before it.
+        client.echo(marker)
+        thread.join(5)
+        client.close()

@@ -5,7 +5,9 @@ worker CPU a write), and the two states disagreed after a cancel. With this back
 while a task runs: `AsyncResult(id).state` / `.info` say PROGRESS with the record's numbers while it runs or is
 paused, and REVOKED as soon as it is cancelled. Celery still stores each task's end once (SUCCESS, FAILURE,
 REVOKED), and that stored end is returned as before, so `.get()` (its pub/sub consumer), groups, chords and
-Flower work unchanged. Only the read of a state that is not final is overridden (`_get_task_meta_for`).
+Flower work unchanged. Only a client's read of a state that is not final is overridden (`get_task_meta`: the
+worker's own reads before it stores an end never pay for the record), and the worker skips Celery's read-before-store
+when the attempt's own end on the record proves nothing was stored before it (`_store_result`, `ENDED_HERE`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Any
 import redis
 from celery import states
 from celery.backends.redis import RedisBackend, SentinelBackend
-from celery.exceptions import TaskRevokedError
+from celery.exceptions import BackendStoreError, TaskRevokedError
+from kombu.utils.encoding import bytes_to_str
 
 from progress import ProgressError, TaskRecord, TaskStatus
 from tracking.registry import tracking_of
@@ -25,6 +28,9 @@ PROGRESS_STATE = "PROGRESS"
 #: The record statuses answered as PROGRESS (an ended record whose Celery end is not stored yet reads as its last
 #: progress: the stored end follows within the task's own return).
 _PROGRESS_STATUSES = (TaskStatus.RUNNING, TaskStatus.PAUSED, TaskStatus.COMPLETED, TaskStatus.ERROR)
+#: The attribute of a task's request that names the Celery state (SUCCESS or FAILURE) whose end this attempt wrote
+#: to a record it found at its start (set by ProgressTask; see `_store_result`).
+ENDED_HERE = "record_ended_here"
 log = logging.getLogger(__name__)
 
 
@@ -41,9 +47,9 @@ class RecordReadingBackend(RedisBackend):
     reads_progress_record = True
     app: Any  # set by Celery's Backend.__init__
 
-    def _get_task_meta_for(self, task_id: str) -> dict[str, Any]:
+    def get_task_meta(self, task_id: str, cache: bool = True) -> dict[str, Any]:
         """Celery's stored meta when it is final; else the record's state (PENDING while there is none)."""
-        meta: dict[str, Any] = super()._get_task_meta_for(task_id)  # type: ignore[misc]  # Celery's, not stubbed
+        meta: dict[str, Any] = super().get_task_meta(task_id, cache)
         if meta["status"] in states.READY_STATES:
             return meta
         record = self._record(task_id)
@@ -56,6 +62,25 @@ class RecordReadingBackend(RedisBackend):
         if record.status in _PROGRESS_STATUSES:
             return {**meta, "task_id": task_id, "status": PROGRESS_STATE, "result": progress_meta(record)}
         return meta
+
+    def _store_result(self, task_id: str, result: Any, state: str, traceback: Any = None, request: Any = None,
+                      **kwargs: Any) -> Any:
+        """Celery's store, without its read of the stored state when this attempt's own end on the record says
+        no SUCCESS can be stored: Celery reads first so that a lost worker's late copy never overwrites a
+        SUCCESS, and the record already fences that (an end is applied once; a SUCCESS is stored only after its
+        attempt's end was applied, and a record never leaves an end). One round trip a task, not two."""
+        if getattr(request, ENDED_HERE, None) != state:
+            return super()._store_result(task_id, result, state, traceback, request, **kwargs)  # type: ignore[misc]
+        # Celery 5.x's _store_result from here on, less the read (celery/backends/base.py).
+        celery: Any = self  # Celery's private helpers, not in its stubs
+        meta = celery._get_result_meta(result=result, state=state, traceback=traceback, request=request)
+        meta["task_id"] = bytes_to_str(task_id)
+        try:
+            celery._set_with_state(self.get_key_for_task(task_id), self.encode(meta), state)
+        except BackendStoreError as ex:
+            # Celery 5 takes these keywords; its stubs lag behind.
+            raise BackendStoreError(str(ex), state=state, task_id=task_id) from ex  # type: ignore[call-arg]
+        return result
 
     def _record(self, task_id: str) -> TaskRecord | None:
         """The task's record (one round trip), or None: no record, an app without tracking, or the store unreachable."""

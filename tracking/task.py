@@ -9,11 +9,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import redis
-from celery import Task
+from celery import Task, states
 from celery.exceptions import Ignore, Retry, SoftTimeLimitExceeded
 from celery.result import AsyncResult
 from kombu.exceptions import OperationalError
@@ -31,14 +32,19 @@ from progress import (
 )
 from progress.errors import TaskSuperseded
 from progress.models import is_symbol, percentage
+from progress.ops import Written
 from tracking.enqueue_metadata import OWNER_HEADER
 from tracking.errors import InvalidTaskArguments, is_out_of_memory
 from tracking.flower_events import send_revoked_event, traceback_text
 from tracking.registry import Tracking, installed, publishing, require
-from tracking.result_backend import PROGRESS_STATE, reads_record
+from tracking.result_backend import ENDED_HERE, PROGRESS_STATE, reads_record
 from tracking.task_types import record_names
 
 _loaded: set[int] = set()
+#: The request attribute saying this attempt's start found the task's record (it was not recreated by the worker).
+_FOUND = "record_found_at_start"
+#: The request attribute holding when this attempt may send its next task-progress event (time.monotonic()).
+_NEXT_EVENT = "next_progress_event"
 log = logging.getLogger(__name__)
 
 
@@ -142,7 +148,8 @@ class ProgressTask(Task[Any, Any]):
         except TaskSuperseded:
             raise
         except InvalidTaskArguments as exc:
-            reporter.fail(str(exc), message="invalid arguments", details={"validation_errors": exc.errors})
+            self._ended(reporter.fail(str(exc), message="invalid arguments",
+                                      details={"validation_errors": exc.errors}), states.FAILURE)
             raise
         except TaskCancelled:
             return self._cancelled(reporter)
@@ -152,13 +159,21 @@ class ProgressTask(Task[Any, Any]):
             reporter.retrying(f"{type(reason).__name__}: {reason}", countdown)
             raise
         except SoftTimeLimitExceeded:
-            reporter.fail(f"time limit of {self.soft_time_limit or self._settings().soft_time_limit_s}s exceeded")
+            limit = self.soft_time_limit or self._settings().soft_time_limit_s
+            self._ended(reporter.fail(f"time limit of {limit}s exceeded"), states.FAILURE)
             raise
         except Exception as exc:
-            reporter.fail(f"{type(exc).__name__}: {exc}", details={"traceback": traceback_text(exc)})
+            self._ended(reporter.fail(f"{type(exc).__name__}: {exc}", details={"traceback": traceback_text(exc)}),
+                        states.FAILURE)
             raise
-        reporter.complete(results=_as_results(result), message=_done_message(reporter))
+        self._ended(reporter.complete(results=_as_results(result), message=_done_message(reporter)), states.SUCCESS)
         return result
+
+    def _ended(self, written: Written | None, state: str) -> None:
+        """Tells the result backend this attempt ended a record it found at its start (so no SUCCESS can have been
+        stored before: Celery's store skips its read, see RecordReadingBackend._store_result)."""
+        if written is not None and written.applied and getattr(self.request, _FOUND, False):
+            setattr(self.request, ENDED_HERE, state)
 
     def _report_to_parent(self, reporter: ProgressReporter, kwargs: dict[str, Any]) -> None:
         """A child of a batch (kwarg `parent_task_id`) adds itself to its parent's aggregate progress, once."""
@@ -179,6 +194,7 @@ class ProgressTask(Task[Any, Any]):
         self._expect_record()
         try:
             reporter.start(message="running", worker=worker)
+            setattr(self.request, _FOUND, True)
         except TaskNotFound:
             # No record: a publisher without the hook, or its creation lost in a failover (then Redis may still be
             # settling: the creation waits it out like the task's own writes).
@@ -224,13 +240,21 @@ class ProgressTask(Task[Any, Any]):
                                          request=self.request)
 
     def _mirror(self, result: UpdateResult) -> None:
-        """At the throttled rate: an event so Flower shows PROGRESS, and Celery's PROGRESS state for AsyncResult
-        unless the app's result backend reads it from the record (tracking/result_backend.py).
+        """At the throttled rate: Celery's PROGRESS state for AsyncResult unless the app's result backend reads it
+        from the record (tracking/result_backend.py); and, at most once per `flower_progress_interval_s`, an event so
+        Flower shows PROGRESS.
 
         Only routine progress writes are mirrored (the reporter calls this from flush): the start is already
-        Celery's STARTED state, and a short task that never reports progress costs Celery nothing extra.
+        Celery's STARTED state, and a short task that never reports progress costs Celery nothing extra. The events
+        have their own interval because each one is a publish of its own: with unthrottled writes they cost the
+        worker more than the writes themselves (`make bench`, tracked_throughput), and Flower shows a person one
+        state a second anyway.
         """
         if result.status.is_terminal:
+            return
+        mirror = not reads_record(self.backend)  # a backend that reads the record needs no copy (1.2 ms a write)
+        event = bool(self.app.conf.worker_send_task_events) and self._event_due()
+        if not (mirror or event):
             return
         meta: dict[str, Any] = {
             "current": result.progress.current,
@@ -238,10 +262,19 @@ class ProgressTask(Task[Any, Any]):
             "percentage": result.progress.percentage,
             "status": result.status.value,
         }
-        if not reads_record(self.backend):  # a backend that reads the record needs no copy (1.2 ms a write)
+        if mirror:
             self.update_state(state=PROGRESS_STATE, meta=meta)
-        if self.app.conf.worker_send_task_events:
+        if event:
             self.send_event("task-progress", **meta)
+
+    def _event_due(self) -> bool:
+        """Whether this attempt's next task-progress event is due (and, if so, when the one after is)."""
+        now = time.monotonic()
+        req = self.request
+        if now < getattr(req, _NEXT_EVENT, 0.0):
+            return False
+        setattr(req, _NEXT_EVENT, now + self._settings().flower_progress_interval_s)
+        return True
 
 
 def mark_not_queued(store: ProgressStore, task_id: str, exc: Exception) -> None:

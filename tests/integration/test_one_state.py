@@ -20,7 +20,7 @@ from celery.exceptions import TaskRevokedError
 from celery.result import AsyncResult
 
 from progress import ProgressStore, TaskStatus
-from tests.helpers import wait_until
+from tests.helpers import commands_on, wait_until
 from worker import app, load_tasks
 
 load_tasks()
@@ -111,3 +111,22 @@ def test_a_chord_of_tracked_tasks_completes_with_no_progress_stored_for_its_chil
         assert result.get(timeout=60) is None
         assert [AsyncResult(i, app=app).get(timeout=5) for i in ids] == [{"counted": 20, "symbol": None}] * 2
     assert seen == {i: ["SUCCESS"] for i in ids}
+
+
+def test_a_tracked_task_stores_its_end_without_reading_celerys_state_first(worker_store: ProgressStore) -> None:
+    backend: Any = app.backend
+    tid = str(uuid.uuid4())
+    with commands_on(backend.url, backend.get_key_for_task(tid)) as sent, stored_states(tid) as seen:
+        count.apply_async(kwargs={"n": 3}, task_id=tid)
+    assert seen[tid] == ["SUCCESS"]
+    # Celery reads before it stores (so a lost copy never overwrites a SUCCESS); the record's end already fences that.
+    assert "GET" not in sent and any(c.startswith("SET") for c in sent), sent
+
+
+def test_a_bare_celery_task_still_reads_before_it_stores_its_end(celery_worker: Any) -> None:
+    backend: Any = app.backend
+    tid = str(uuid.uuid4())
+    with commands_on(backend.url, backend.get_key_for_task(tid)) as sent, stored_states(tid) as seen:
+        noop.apply_async(task_id=tid)
+    assert seen[tid] == ["SUCCESS"]
+    assert sent.index("GET") < min(i for i, c in enumerate(sent) if c.startswith("SET")), sent

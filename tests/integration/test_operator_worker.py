@@ -4,6 +4,7 @@ cascading cancel that stops running and queued children, and the end of a cancel
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -86,13 +87,23 @@ class EventState:
 
     def __init__(self) -> None:
         self.state = app.events.State()
+        #: every event received, in order
+        self.received: list[dict[str, Any]] = []
         self._receiver: Any = None
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         with app.connection_for_read() as conn:
-            self._receiver = app.events.Receiver(conn, handlers={"*": self.state.event})
+            self._receiver = app.events.Receiver(conn, handlers={"*": self._event})
             self._receiver.capture(limit=None, timeout=None, wakeup=True)
+
+    def _event(self, event: dict[str, Any]) -> None:
+        self.received.append(event)
+        self.state.event(event)
+
+    def of(self, task_id: str, kind: str) -> list[dict[str, Any]]:
+        """The events of this type received for the task."""
+        return [e for e in self.received if e.get("uuid") == task_id and e.get("type") == kind]
 
     def __enter__(self) -> EventState:
         self._thread.start()
@@ -141,6 +152,22 @@ def test_a_cooperatively_cancelled_task_ends_revoked_in_flowers_event_state(
 
     wait_until(lambda: events.task_state(task_id) == "REVOKED", timeout=30, what="REVOKED in the event state")
     assert app.AsyncResult(task_id).state == "REVOKED"
+
+
+def test_flower_gets_at_most_one_progress_event_a_second_however_often_the_record_is_written(
+    events: EventState, worker_store: ProgressStore,
+) -> None:
+    # The suite's worker writes progress every 0.2 s: about 12 writes in this task's 2.5 s, 3 seconds of events.
+    res = count.delay(n=50, delay=0.05)
+    res.get(timeout=30)
+    wait_until(lambda: events.task_state(res.id) == "SUCCESS", timeout=10, what="the end in the event state")
+
+    progress = events.of(res.id, "task-progress")
+    written = worker_store.redis.xlen(worker_store.keys.events(res.id))  # one stream entry per record write
+    assert written >= 8, written
+    assert 1 <= len(progress) <= 4, [e["current"] for e in progress]
+    gaps = [b["timestamp"] - a["timestamp"] for a, b in itertools.pairwise(progress)]
+    assert all(g >= 0.9 for g in gaps), gaps
 
 
 def test_arguments_too_big_or_too_deep_for_the_record_are_left_out_saying_why() -> None:

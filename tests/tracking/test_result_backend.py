@@ -13,13 +13,15 @@ from typing import Any
 import pytest
 import redis
 from celery import Celery
+from celery.app.task import Context
 from celery.backends.redis import RedisBackend
 from celery.exceptions import TaskRevokedError
 
 from base.settings import Settings
 from progress import ProgressStore
+from tests.helpers import commands_on
 from tracking import TrackedCelery, install
-from tracking.result_backend import RecordReadingBackend, RecordReadingSentinelBackend, reads_record
+from tracking.result_backend import ENDED_HERE, RecordReadingBackend, RecordReadingSentinelBackend, reads_record
 from worker import app
 from worker.config import celery_config
 from worker.store import progress_store
@@ -127,3 +129,23 @@ def test_a_foreign_app_installing_tracking_keeps_its_plain_backend(redis_base: s
     assert isinstance(foreign.backend, RedisBackend) and not reads_record(foreign.backend)
     assert reads_record(app.backend)  # the project's app, by default
     foreign.close()
+
+
+def test_a_store_marked_as_this_attempts_own_end_writes_without_reading_first(task_id: str) -> None:
+    backend: Any = app.backend
+    request = Context(id=task_id, **{ENDED_HERE: "SUCCESS"})
+    with commands_on(backend.url, backend.get_key_for_task(task_id)) as seen:
+        backend.store_result(task_id, {"counted": 3}, "SUCCESS", request=request)
+    assert "GET" not in seen and any(c.startswith("SET") for c in seen), seen
+    assert app.AsyncResult(task_id).get(timeout=5) == {"counted": 3}
+
+
+def test_an_unmarked_store_reads_first_and_never_overwrites_a_stored_success(task_id: str) -> None:
+    backend: Any = app.backend
+    backend.mark_as_done(task_id, {"counted": 3})
+    # Marked for another state than the one stored (a late failure of a lost copy): Celery's read stays.
+    request = Context(id=task_id, **{ENDED_HERE: "SUCCESS"})
+    with commands_on(backend.url, backend.get_key_for_task(task_id)) as seen:
+        backend.mark_as_failure(task_id, RuntimeError("late copy"), request=request)
+    assert seen[0] == "GET" and not any(c.startswith("SET") for c in seen), seen
+    assert app.AsyncResult(task_id).get(timeout=5) == {"counted": 3}
