@@ -2,33 +2,61 @@
 
 from __future__ import annotations
 
+import os
 import time
+from dataclasses import dataclass
 
 import redis
 
 from bench.celery_runs import wait_all_stored
-from bench.common import ScenarioResult, worker
+from bench.common import ScenarioResult, median, worker
+from bench.cpu import cpu_seconds, process_tree, redis_pid
+
+PARTS = ("worker", "publisher", "redis")
 
 
-def _batch(app: object, name: str, n: int, kwargs: dict[str, int] | None) -> float:
-    """Tasks per second from the first publish until every result is stored."""
+@dataclass(frozen=True)
+class Batch:
+    """One batch: its rate, and the CPU milliseconds each part spent per task."""
+
+    rate: float
+    cpu_ms: dict[str, float]
+
+
+def _batch(app: object, name: str, n: int, kwargs: dict[str, int] | None, pids: dict[str, list[int]]) -> Batch:
+    """Tasks per second from the first publish until every result is stored, and each part's CPU per task."""
     task = app.tasks[name]  # type: ignore[attr-defined]
+    before = {part: cpu_seconds(p) for part, p in pids.items()}
     t0 = time.monotonic()
     ids = [task.apply_async(kwargs=kwargs or {}, queue="ai_analysis").id for _ in range(n)]
     end = wait_all_stored(app, ids)
-    return n / (end - t0)
+    cpu = {part: (cpu_seconds(p) - before[part]) * 1000 / n for part, p in pids.items()}
+    return Batch(n / (end - t0), cpu)
 
 
-def _rates(app: object, base_url: str, n: int, rounds: int, env: dict[str, str], name: str) -> tuple[float, float]:
-    """Median bare and tracked rates, in alternating rounds on one worker started with `env`."""
+def _rates(app: object, base_url: str, n: int, rounds: int, env: dict[str, str],
+           name: str) -> tuple[list[Batch], list[Batch]]:
+    """Bare and tracked batches, in alternating rounds on one worker started with `env`."""
     bare, tracked = [], []
-    with worker(base_url, "ai_analysis", name=name, env=env):
-        _batch(app, "tasks.diagnostics.noop", 50, None)  # warm-up both paths
-        _batch(app, "tasks.diagnostics.tracked_noop", 50, {"updates": 10})
+    with worker(base_url, "ai_analysis", name=name, env=env) as proc:
+        pids = {"publisher": [os.getpid()], "redis": [redis_pid(f"{base_url}/0")]}
+        _batch(app, "tasks.diagnostics.noop", 50, None, pids)  # warm-up both paths (and the pool's children)
+        _batch(app, "tasks.diagnostics.tracked_noop", 50, {"updates": 10}, pids)
+        pids["worker"] = process_tree(proc.pid)
         for _ in range(rounds):
-            bare.append(_batch(app, "tasks.diagnostics.noop", n, None))
-            tracked.append(_batch(app, "tasks.diagnostics.tracked_noop", n, {"updates": 10}))
-    return sorted(bare)[len(bare) // 2], sorted(tracked)[len(tracked) // 2]
+            bare.append(_batch(app, "tasks.diagnostics.noop", n, None, pids))
+            tracked.append(_batch(app, "tasks.diagnostics.tracked_noop", n, {"updates": 10}, pids))
+    return bare, tracked
+
+
+def _rate(batches: list[Batch]) -> float:
+    return median([b.rate for b in batches])
+
+
+def _cpu(batches: list[Batch], prefix: str) -> dict[str, float]:
+    """Median CPU ms per task of each part, and their sum."""
+    parts = {f"{prefix}_cpu_ms_{part}": median([b.cpu_ms[part] for b in batches]) for part in PARTS}
+    return {**parts, f"{prefix}_cpu_ms_total": sum(parts.values())}
 
 
 def run(base_url: str, *, n: int = 600, rounds: int = 3) -> ScenarioResult:
@@ -38,18 +66,22 @@ def run(base_url: str, *, n: int = 600, rounds: int = 3) -> ScenarioResult:
     from worker import app, load_tasks
 
     load_tasks()
-    b, t = _rates(app, base_url, n, rounds, {}, "bench-tp")
-    ub, ut = _rates(app, base_url, n // 2, rounds, {"TASKRUNNER_PROGRESS_INTERVAL_S": "0"}, "bench-tp-unthrottled")
+    bare, tracked = _rates(app, base_url, n, rounds, {}, "bench-tp")
+    ubare, utracked = _rates(app, base_url, n // 2, rounds, {"TASKRUNNER_PROGRESS_INTERVAL_S": "0"},
+                             "bench-tp-unthrottled")
     redis.Redis.from_url(f"{base_url}/1").flushdb()
+    b, t, ub, ut = _rate(bare), _rate(tracked), _rate(ubare), _rate(utracked)
     return ScenarioResult(
         name="tracked_throughput",
-        measured={"tracked_tasks_per_s": t, "unthrottled_tracked_tasks_per_s": ut, "unthrottled_ratio": ut / ub},
-        baseline={"bare_tasks_per_s": b, "bare_tasks_per_s_unthrottled_run": ub},
+        measured={"tracked_tasks_per_s": t, "unthrottled_tracked_tasks_per_s": ut, "unthrottled_ratio": ut / ub,
+                  **_cpu(tracked, "tracked")},
+        baseline={"bare_tasks_per_s": b, "bare_tasks_per_s_unthrottled_run": ub, **_cpu(bare, "bare")},
         ratio=t / b,
         ratio_meaning="tracked tasks/s (created, running, 10 throttled updates, completed) / bare no-op tasks/s; "
                       "unthrottled_ratio: the same with 10 real writes per task",
         target=">= 0.9 of the bare rate throttled, >= 0.45 unthrottled (BullMQ's own: 0.42)",
         met=t / b >= 0.9 and ut / ub >= 0.45,
         notes=f"{rounds} alternating rounds of {n} tasks ({n // 2} unthrottled), one worker -c 2, publish to last "
-              "stored result",
+              "stored result; *_cpu_ms_*: CPU milliseconds per task (throttled phase) of the worker's processes, the "
+              "publishing bench process and the Redis server (from /proc)",
     )
