@@ -57,7 +57,12 @@ def _print_table(results: list[ScenarioResult], server: BenchRedis) -> None:
     for r in results:
         m = ", ".join(f"{k} {fmt(v)}" for k, v in r.measured.items())
         b = ", ".join(f"{k} {fmt(v)}" for k, v in r.baseline.items())
-        print(f"| {r.name} | {fmt(r.ratio)} | {'yes' if r.met else 'no'} | {m} | {b} |")
+        print(f"| {r.name} | {fmt(r.ratio)} | {_met(r.met)} | {m} | {b} |")
+
+
+def _met(met: bool | None) -> str:
+    """yes / no, or "-" for a scenario that reports figures without a target."""
+    return "-" if met is None else "yes" if met else "no"
 
 
 def _write(results: list[ScenarioResult], server: BenchRedis) -> None:

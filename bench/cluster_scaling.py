@@ -39,8 +39,11 @@ def _cpu(cluster: RedisCluster) -> float:
     return total
 
 
-def _driver(url: str, buckets: int, ids: list[str], seconds: float, out: Any) -> None:
+def _driver(url: str, buckets: int, ids: list[str], seconds: float, out: Any, go: Any) -> None:
     store = ProgressStore(sync_client(url, cluster=True), config=StoreConfig(buckets=buckets))
+    store.redis.ping()
+    out.put("ready")
+    go.wait()
     n = 0
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -56,16 +59,24 @@ def _updates(cluster: RedisCluster, *, buckets: int, processes: int, tasks: int,
     for tid in ids:
         store.create_task("bench", 10**9, task_id=tid)
         store.write(tid, {"status": "running", "start": True})
-    queue: Any = mp.get_context("fork").Queue()
+    # Spawned, not forked: a fork inherits the bench's kombu connection pools, and kombu's after-fork cleanup then
+    # reads the reply of a BRPOP the parent's channel had in flight, on the shared socket: the child hung for good
+    # when earlier scenarios had left such a channel (the full run never finished this scenario).
+    ctx = mp.get_context("spawn")
+    queue: Any = ctx.Queue()
+    go: Any = ctx.Event()
     # What the nodes burn idle (cron, the cluster bus) over the same time is not the updates' cost.
     idle0 = _cpu(cluster)
     time.sleep(seconds)
     idle = _cpu(cluster) - idle0
-    cpu0, t0 = _cpu(cluster), time.monotonic()
-    procs = [mp.get_context("fork").Process(target=_driver, args=(cluster.url, buckets, ids[p::processes], seconds,
-                                                                   queue)) for p in range(processes)]
+    procs = [ctx.Process(target=_driver, args=(cluster.url, buckets, ids[p::processes], seconds, queue, go))
+             for p in range(processes)]
     for p in procs:
         p.start()
+    for _ in procs:
+        queue.get()  # started (a spawned interpreter takes a while): the clock starts when all are
+    cpu0, t0 = _cpu(cluster), time.monotonic()
+    go.set()
     total = sum(queue.get() for _ in procs)
     for p in procs:
         p.join()
