@@ -76,7 +76,8 @@ class AsyncProgressStore(StoreCore):
 
     write = awaitable(plans.write)
     create_task = awaitable(plans.create_task)
-    send_create_task = awaitable(plans.send_create_task)
+    # ProgressStore sends a creation without waiting for its answer; an asyncio caller overlaps it by awaiting later.
+    send_create_task = awaitable(plans.create_task)
     read_sent = awaitable(plans.read_sent)
     create = awaitable(plans.create)
     update_progress = awaitable(plans.update_progress)

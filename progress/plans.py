@@ -54,23 +54,6 @@ def create_task(
                                                 message=message, task_name=task_name)))
 
 
-def send_create_task(
-    core: StoreCore,
-    task_type: str,
-    total_items: int = 0,
-    symbol: str | None = None,
-    metadata: dict[str, Any] | None = None,
-    *,
-    task_id: str | None = None,
-    message: str = "",
-    task_name: str | None = None,
-) -> Plan[None]:
-    """create_task for a caller that does not wait for the answer (ProgressStore sends it without waiting, see
-    there; an asyncio caller overlaps a creation by awaiting it later, so here it is create_task)."""
-    yield from create_task(core, task_type, total_items, symbol, metadata, task_id=task_id, message=message,
-                           task_name=task_name)
-
-
 def read_sent(core: StoreCore) -> Plan[None]:
     """Reads the answer to a call sent without waiting (only ProgressStore sends one: nothing to read here)."""
     return
