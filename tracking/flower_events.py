@@ -31,6 +31,15 @@ def send_revoked_event(task: Any) -> None:
         log.warning("could not send task-revoked for %s: %s", task.request.id, exc)
 
 
+def send_progress_event(task: Any, meta: dict[str, Any]) -> None:
+    """Sends `task-progress` (Flower's PROGRESS) for the running task; never fails it and never waits out an
+    outage: the record is the task's state, and the next event (or Celery's own end event) follows."""
+    try:
+        task.send_event("task-progress", retry=False, **meta)
+    except Exception as exc:  # a courtesy to Flower, like task-revoked: a broker outage must not end the task
+        log.warning("could not send task-progress for %s: %s", task.request.id, exc)
+
+
 def traceback_text(exc: BaseException) -> str:
     """The exception's traceback as text, its end kept when it is long (the end names where it failed)."""
     text = "".join(traceback.format_exception(exc))

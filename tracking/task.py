@@ -35,7 +35,7 @@ from progress.models import is_symbol, percentage
 from progress.ops import Written
 from tracking.enqueue_metadata import OWNER_HEADER
 from tracking.errors import InvalidTaskArguments, is_out_of_memory
-from tracking.flower_events import send_revoked_event, traceback_text
+from tracking.flower_events import send_progress_event, send_revoked_event, traceback_text
 from tracking.registry import Tracking, installed, publishing, require
 from tracking.result_backend import ENDED_HERE, PROGRESS_STATE, reads_record
 from tracking.task_types import record_names
@@ -263,9 +263,12 @@ class ProgressTask(Task[Any, Any]):
             "status": result.status.value,
         }
         if mirror:
-            self.update_state(state=PROGRESS_STATE, meta=meta)
+            try:
+                self.update_state(state=PROGRESS_STATE, meta=meta)
+            except Exception as exc:  # a copy of the record's progress: an outage must not end the task
+                log.warning("could not mirror the progress of %s into Celery: %s", self.request.id, exc)
         if event:
-            self.send_event("task-progress", **meta)
+            send_progress_event(self, meta)
 
     def _event_due(self) -> bool:
         """Whether this attempt's next task-progress event is due (and, if so, when the one after is)."""

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import redis
 from celery import Celery
+from kombu.exceptions import OperationalError
 
 from progress import ProgressStore, TaskStatus
 from tests.helpers import script_replies
@@ -158,3 +159,38 @@ def test_a_task_whose_record_was_lost_recreates_it_through_a_redis_outage_at_its
     # Then the creation was waited out: the task ran, and its record exists and ended
     assert store.drops == 0 and ran.get() == 7
     assert store.require("lost-record-1").status is TaskStatus.COMPLETED
+
+
+def test_a_task_whose_progress_events_cannot_be_sent_still_completes(
+    redis_base: str, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an app whose events cannot be published (the broker refuses them), while its progress store and results
+    # are up. The refusal is raised where kombu raises it; a real outage (each connection attempt then takes
+    # redis-py's retries, seconds) is the chaos suite's (tests/chaos/test_chaos_redis_restart.py).
+    app = Celery("events-refused", broker=f"{redis_base}/3", backend=f"{redis_base}/3", set_as_current=False)
+    app.conf.worker_send_task_events = True
+    store = ProgressStore(redis_client)
+    install(app, store=store)
+    sent: list[dict[str, Any]] = []
+
+    @app.task(base=ProgressTask, bind=True, name="events_refused.job")
+    def job(self: Any, n: int) -> int:
+        for i in range(1, n + 1):
+            self.progress.update(i, total=n)
+            self.progress.flush()  # a real write each time: the first one sends task-progress
+        return n
+
+    def refused(self: Any, type_: str, retry: bool = True, **fields: Any) -> None:
+        sent.append({"type": type_, "retry": retry})
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(type(app.tasks["events_refused.job"]), "send_event", refused)  # this task's own class
+    # When it runs and reports progress
+    ran = job.apply(kwargs={"n": 3}, task_id="events-refused-1")
+    # Then the refusal costs it nothing: it completed, in its record and in Celery's result; the event was tried
+    # once, without waiting out an outage
+    assert ran.get() == 3
+    record = store.require("events-refused-1")
+    assert record.status is TaskStatus.COMPLETED and record.progress.current == 3
+    assert sent == [{"type": "task-progress", "retry": False}]
+    app.close()
