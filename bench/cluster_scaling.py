@@ -18,9 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import redis
-
 from bench.common import ScenarioResult, interleaved, median
+from bench.cpu import redis_cpu_seconds
 from progress import ProgressStore, StoreConfig, TaskCreate, ops
 from progress.clients import sync_client
 from progress.hints import index_keys, prefixes_of
@@ -30,13 +29,7 @@ STATUSES = ("running", "completed", "completed", "error", "completed")
 
 
 def _cpu(cluster: RedisCluster) -> float:
-    total = 0.0
-    for port in cluster.ports:
-        client = redis.Redis(host="127.0.0.1", port=port)
-        info = client.info("cpu")
-        client.close()
-        total += float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
-    return total
+    return redis_cpu_seconds([f"redis://127.0.0.1:{port}" for port in cluster.ports])
 
 
 def _driver(url: str, buckets: int, ids: list[str], seconds: float, out: Any, go: Any) -> None:

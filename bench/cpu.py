@@ -1,5 +1,5 @@
-"""CPU time of processes (Linux /proc): what a scenario's tasks cost each part (worker, publisher, Redis), since on a
-busy 2-core machine a rate alone cannot say where the time went."""
+"""CPU time of processes (Linux /proc) and of Redis servers (INFO cpu): what a scenario's work costs each part
+(worker, publisher, Redis), since on a busy 2-core machine a rate alone cannot say where the time went."""
 
 from __future__ import annotations
 
@@ -42,10 +42,14 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / _TICK
 
 
-def redis_pid(url: str) -> int:
-    """The process id of the Redis server at `url`."""
-    client = redis.Redis.from_url(url)
-    try:
-        return int(client.info("server")["process_id"])
-    finally:
-        client.close()
+def redis_cpu_seconds(urls: list[str]) -> float:
+    """User plus system CPU seconds the Redis servers at `urls` used so far, as each reports it (INFO cpu)."""
+    total = 0.0
+    for url in urls:
+        client = redis.Redis.from_url(url)
+        try:
+            info = client.info("cpu")
+        finally:
+            client.close()
+        total += float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+    return total

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
 
 from bench.celery_runs import wait_all_stored
 from bench.common import ScenarioResult, median, worker
-from bench.cpu import cpu_seconds, process_tree, redis_pid
+from bench.cpu import cpu_seconds, process_tree, redis_cpu_seconds
 
 PARTS = ("worker", "publisher", "redis")
 
@@ -23,14 +24,18 @@ class Batch:
     cpu_ms: dict[str, float]
 
 
-def _batch(app: object, name: str, n: int, kwargs: dict[str, int] | None, pids: dict[str, list[int]]) -> Batch:
+#: Each part's CPU seconds so far.
+Meters = dict[str, Callable[[], float]]
+
+
+def _batch(app: object, name: str, n: int, kwargs: dict[str, int] | None, meters: Meters) -> Batch:
     """Tasks per second from the first publish until every result is stored, and each part's CPU per task."""
     task = app.tasks[name]  # type: ignore[attr-defined]
-    before = {part: cpu_seconds(p) for part, p in pids.items()}
+    before = {part: meter() for part, meter in meters.items()}
     t0 = time.monotonic()
     ids = [task.apply_async(kwargs=kwargs or {}, queue="ai_analysis").id for _ in range(n)]
     end = wait_all_stored(app, ids)
-    cpu = {part: (cpu_seconds(p) - before[part]) * 1000 / n for part, p in pids.items()}
+    cpu = {part: (meter() - before[part]) * 1000 / n for part, meter in meters.items()}
     return Batch(n / (end - t0), cpu)
 
 
@@ -39,13 +44,15 @@ def _rates(app: object, base_url: str, n: int, rounds: int, env: dict[str, str],
     """Bare and tracked batches, in alternating rounds on one worker started with `env`."""
     bare, tracked = [], []
     with worker(base_url, "ai_analysis", name=name, env=env) as proc:
-        pids = {"publisher": [os.getpid()], "redis": [redis_pid(f"{base_url}/0")]}
-        _batch(app, "tasks.diagnostics.noop", 50, None, pids)  # warm-up both paths (and the pool's children)
-        _batch(app, "tasks.diagnostics.tracked_noop", 50, {"updates": 10}, pids)
-        pids["worker"] = process_tree(proc.pid)
+        meters: Meters = {"publisher": lambda: cpu_seconds([os.getpid()]),
+                          "redis": lambda: redis_cpu_seconds([f"{base_url}/0"])}
+        _batch(app, "tasks.diagnostics.noop", 50, None, meters)  # warm-up both paths (and the pool's children)
+        _batch(app, "tasks.diagnostics.tracked_noop", 50, {"updates": 10}, meters)
+        tree = process_tree(proc.pid)
+        meters["worker"] = lambda: cpu_seconds(tree)
         for _ in range(rounds):
-            bare.append(_batch(app, "tasks.diagnostics.noop", n, None, pids))
-            tracked.append(_batch(app, "tasks.diagnostics.tracked_noop", n, {"updates": 10}, pids))
+            bare.append(_batch(app, "tasks.diagnostics.noop", n, None, meters))
+            tracked.append(_batch(app, "tasks.diagnostics.tracked_noop", n, {"updates": 10}, meters))
     return bare, tracked
 
 
