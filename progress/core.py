@@ -56,8 +56,10 @@ class Steps:
         except StopIteration as done:
             self.result = done.value
             raise
-Clock = Callable[[], float]
 
+
+#: The store's clock: epoch seconds (time.time, or a test's own).
+Clock = Callable[[], float]
 
 
 class StoreCore:

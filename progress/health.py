@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from progress.config import StoreConfig
@@ -91,4 +91,4 @@ def start_of_day_ms(now_ms: int, cfg: StoreConfig) -> int:
     """Midnight of the current day in the display time zone, in epoch ms."""
     now = datetime.fromtimestamp(now_ms / 1000.0, cfg.tz)
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    return int((midnight - timedelta(0)).timestamp() * 1000)
+    return int(midnight.timestamp() * 1000)

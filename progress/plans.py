@@ -19,7 +19,6 @@ from progress import deletes, health, ops, pages, routine
 from progress.codec import read_record
 from progress.core import Plan, StoreCore
 from progress.errors import TaskNotFound
-from progress.health import build_health
 from progress.models import (
     CreatedTask,
     HealthReport,
@@ -306,7 +305,7 @@ def health_check(core: StoreCore) -> Plan[HealthReport]:
     try:
         yield ops.Cmd("ping")
     except (RedisError, OSError):
-        return build_health(None, {}, 0, {}, {})
+        return health.build_health(None, {}, 0, {}, {})
     ping_ms = (time.perf_counter() - t0) * 1000.0
     replies = yield health.health_reads(core.keys, core.config, core.now_ms())
     return health.health_from_replies(ping_ms, replies, (yield health.memory_read()))
